@@ -1,0 +1,1 @@
+"""Alerts from the anomalies topic: de-duplication, readable text, Slack-compatible webhooks."""

@@ -1,0 +1,257 @@
+"""The one typed configuration object.
+
+Defaults live in the dataclasses below; a JSON file, environment variables (``SENTINEL_<SECTION>__<FIELD>``)
+and CLI ``--set section.field=value`` overrides map onto them, in that order. Nothing else in the
+project reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import types
+import typing
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "SENTINEL_"
+
+
+@dataclass
+class KafkaConfig:
+    bootstrap_servers: str = "127.0.0.1:9092"
+    """Kafka bootstrap servers, comma separated."""
+    input_topic: str = "system-metrics"
+    """Topic of JSON metric events (wide or narrow shape)."""
+    anomalies_topic: str = "anomalies"
+    """Topic the job writes anomaly records to (key = entity)."""
+    scores_topic: str = "anomaly-scores"
+    """Topic for every score (dashboards); empty string disables it."""
+    dlq_topic: str = "metrics-dlq"
+    """Dead-letter topic: malformed input with the reason."""
+    late_topic: str = "metrics-late"
+    """Side output for events later than the watermark allows."""
+    group_id: str = "sentinel-detector"
+    """Consumer group of the job's Kafka source."""
+    starting_offsets: str = "earliest"
+    """Where a fresh consumer group starts: earliest or latest."""
+    security_protocol: str = "PLAINTEXT"
+    """PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL."""
+    sasl_mechanism: str = ""
+    """e.g. PLAIN or SCRAM-SHA-512 when SASL is used."""
+    sasl_username: str = ""
+    sasl_password: str = ""
+    """Secret: never logged."""
+
+
+@dataclass
+class RedisConfig:
+    host: str = "127.0.0.1"
+    port: int = 6379
+    db: int = 0
+    password: str = ""
+    """Secret: never logged."""
+    tls: bool = False
+    enabled: bool = True
+    """Write features to Redis; detection never depends on it."""
+    ttl_s: int = 3600
+    """TTL of each entity's latest feature vector."""
+    history_maxlen: int = 200_000
+    """Approximate MAXLEN of the feature-history stream that training reads."""
+    batch_size: int = 256
+    """Feature writes per pipelined round trip."""
+    flush_interval_ms: int = 200
+    """Longest time a buffered write waits before it is flushed."""
+    max_buffer: int = 50_000
+    """Writes buffered during an outage; beyond this the oldest are dropped and counted."""
+    socket_timeout_s: float = 0.5
+
+
+@dataclass
+class StreamConfig:
+    entity_labels: list[str] = field(default_factory=lambda: ["host", "service"])
+    """Label fields that identify one monitored entity; joined with '/' to form the key."""
+    metrics: list[str] = field(
+        default_factory=lambda: ["cpu_usage", "memory_usage", "response_time_ms", "disk_io_mb", "network_io_mb"]
+    )
+    """Metric names, in feature order."""
+    max_out_of_orderness_ms: int = 5_000
+    """Bounded out-of-orderness of the event-time watermark."""
+    idle_timeout_ms: int = 10_000
+    """A source split idle this long stops holding the watermark back."""
+
+
+@dataclass
+class WindowConfig:
+    short: int = 6
+    """Steps in the short horizon (spikes)."""
+    long: int = 30
+    """Steps in the long horizon (trends, slopes); also the ring-buffer length."""
+    ewma_alpha: float = 0.3
+    baseline_alpha: float = 0.02
+    """EW weight of the slow per-metric baseline (mean/variance)."""
+    warmup: int = 30
+    """Observations an entity needs before it is scored (until then: warming_up)."""
+
+
+@dataclass
+class AlertConfig:
+    k: int = 2
+    """An anomaly is raised when k of the last n scores are above threshold."""
+    n: int = 3
+    cooldown_s: float = 120.0
+    """Per-entity quiet time after an alert (alert consumer)."""
+    webhook_url: str = ""
+    """Slack-compatible webhook; empty disables posting."""
+
+
+@dataclass
+class JobConfig:
+    model_dir: str = "models/current"
+    """Versioned model directory (manifest.json + files) or a parent holding versions."""
+    parallelism: int = 1
+    execution_mode: str = "process"
+    """PyFlink Python execution mode: process or thread."""
+    checkpoint_interval_ms: int = 5_000
+    jars: list[str] = field(default_factory=list)
+    """Connector jars (file paths); default: the ones scripts/bootstrap.sh fetched into .cache/jars."""
+    emit_scores: bool = True
+    """Also write every score to kafka.scores_topic."""
+
+
+@dataclass
+class Config:
+    kafka: KafkaConfig = field(default_factory=KafkaConfig)
+    redis: RedisConfig = field(default_factory=RedisConfig)
+    stream: StreamConfig = field(default_factory=StreamConfig)
+    window: WindowConfig = field(default_factory=WindowConfig)
+    alert: AlertConfig = field(default_factory=AlertConfig)
+    job: JobConfig = field(default_factory=JobConfig)
+
+    def to_dict(self, redact: bool = True) -> dict[str, Any]:
+        """Plain dict (JSON-able); secrets replaced by '***' unless ``redact`` is False."""
+        d = dataclasses.asdict(self)
+        if redact:
+            for section, name in SECRET_FIELDS:
+                if d[section][name]:
+                    d[section][name] = "***"
+        return d
+
+    def to_json(self) -> str:
+        """Full JSON (secrets included) for handing the config to a job process."""
+        return json.dumps(self.to_dict(redact=False))
+
+    def __repr__(self) -> str:  # never print secrets
+        return f"Config({self.to_dict(redact=True)})"
+
+
+SECRET_FIELDS = [("kafka", "sasl_password"), ("redis", "password")]
+
+
+def _coerce(value: Any, tp: Any, where: str) -> Any:
+    origin = typing.get_origin(tp)
+    if origin in (list, Sequence):
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, list):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        (item_tp,) = typing.get_args(tp)
+        return [_coerce(v, item_tp, where) for v in value]
+    if isinstance(tp, types.UnionType):
+        tp = next(t for t in typing.get_args(tp) if t is not type(None))
+    try:
+        if tp is bool:
+            if isinstance(value, str):
+                if value.lower() in ("1", "true", "yes", "on"):
+                    return True
+                if value.lower() in ("0", "false", "no", "off", ""):
+                    return False
+                raise ValueError(value)
+            return bool(value)
+        if tp in (int, float, str):
+            return tp(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where}: cannot read {value!r} as {tp.__name__}") from None
+    return value
+
+
+def _apply(cfg: Config, section: str, name: str, value: Any, where: str) -> None:
+    sec = getattr(cfg, section, None)
+    if sec is None or not dataclasses.is_dataclass(sec):
+        raise ConfigError(f"{where}: unknown config section {section!r}")
+    hints = typing.get_type_hints(type(sec))
+    if name not in hints:
+        raise ConfigError(f"{where}: unknown field {section}.{name}")
+    setattr(sec, name, _coerce(value, hints[name], f"{where} {section}.{name}"))
+
+
+class ConfigError(ValueError):
+    """A configuration value is unknown or of the wrong type."""
+
+
+def load_config(
+    path: str | Path | None = None,
+    overrides: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
+) -> Config:
+    """Build the configuration: defaults < JSON file < env vars < ``section.field=value`` overrides."""
+    cfg = Config()
+    if path:
+        try:
+            data = json.loads(Path(path).read_text())
+        except (OSError, json.JSONDecodeError) as e:
+            raise ConfigError(f"cannot read config file {path}: {e}") from None
+        _merge(cfg, data, str(path))
+    environ = os.environ if env is None else env
+    for key, value in environ.items():
+        if key.startswith(ENV_PREFIX) and "__" in key:
+            section, name = key[len(ENV_PREFIX) :].lower().split("__", 1)
+            _apply(cfg, section, name, value, f"env {key}")
+    for item in overrides:
+        if "=" not in item or "." not in item.split("=", 1)[0]:
+            raise ConfigError(f"override {item!r}: expected section.field=value")
+        dotted, value = item.split("=", 1)
+        section, name = dotted.split(".", 1)
+        _apply(cfg, section, name, value, "override")
+    validate(cfg)
+    return cfg
+
+
+def _merge(cfg: Config, data: Mapping[str, Any], where: str) -> None:
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{where}: expected a JSON object")
+    for section, values in data.items():
+        if not isinstance(values, Mapping):
+            raise ConfigError(f"{where}: section {section!r} must be an object")
+        for name, value in values.items():
+            _apply(cfg, section, name, value, where)
+
+
+def config_from_json(text: str) -> Config:
+    """Inverse of :meth:`Config.to_json` (used by job processes)."""
+    cfg = Config()
+    _merge(cfg, json.loads(text), "json")
+    validate(cfg)
+    return cfg
+
+
+def validate(cfg: Config) -> None:
+    """Reject configurations that cannot work, with a message naming the field."""
+    w = cfg.window
+    if not 2 <= w.short <= w.long:
+        raise ConfigError("window.short must be >= 2 and <= window.long")
+    if w.warmup < w.long:
+        raise ConfigError("window.warmup must be >= window.long")
+    if not cfg.stream.metrics:
+        raise ConfigError("stream.metrics must name at least one metric")
+    if not cfg.stream.entity_labels:
+        raise ConfigError("stream.entity_labels must name at least one label")
+    if not 1 <= cfg.alert.k <= cfg.alert.n:
+        raise ConfigError("alert.k must be between 1 and alert.n")
+    if cfg.job.execution_mode not in ("process", "thread"):
+        raise ConfigError("job.execution_mode must be process or thread")
+    if cfg.kafka.starting_offsets not in ("earliest", "latest"):
+        raise ConfigError("kafka.starting_offsets must be earliest or latest")

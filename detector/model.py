@@ -1,0 +1,117 @@
+"""The detection model at serving time: scaler -> encoder -> decoder, Isolation Forest on
+[latent, log reconstruction error], and a calibration that puts both on one scale.
+
+Score direction: higher = more anomalous, everywhere. ``threshold`` applies to ``score``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from detector.features import N_PER_METRIC
+from detector.inference import DenseStack, ForestArrays, dense_from_arrays, forest_from_arrays, to_arrays
+
+_EPS = 1e-9
+
+
+@dataclass
+class Calibration:
+    """Maps a raw score onto a common scale: 0 at the normal median, 1 at the normal ``quantile``."""
+
+    median: float
+    upper: float
+
+    def __call__(self, raw: np.ndarray) -> np.ndarray:
+        return (raw - self.median) / max(self.upper - self.median, _EPS)
+
+
+@dataclass
+class ScoreBatch:
+    """Scores of n feature vectors."""
+
+    score: np.ndarray  # (n,) combined calibrated score, higher = more anomalous
+    iforest: np.ndarray  # (n,) calibrated Isolation Forest score
+    recon: np.ndarray  # (n,) calibrated reconstruction error
+    metric_error: np.ndarray  # (n, n_metrics) squared standardised reconstruction error per metric
+    expected_last: np.ndarray  # (n, n_metrics) reconstructed "last value" per metric, original units
+
+
+@dataclass
+class DetectionModel:
+    """All arrays needed to score feature vectors; see :mod:`training.train` for how it is fitted."""
+
+    metrics: list[str]
+    feature_mean: np.ndarray
+    feature_scale: np.ndarray
+    encoder: DenseStack
+    decoder: DenseStack
+    forest: ForestArrays
+    cal_iforest: Calibration
+    cal_recon: Calibration
+    threshold: float
+    version: str = "unversioned"
+
+    def transform(self, features: np.ndarray) -> np.ndarray:
+        """Standardise raw feature vectors (n, d)."""
+        return (features - self.feature_mean) / self.feature_scale
+
+    def raw_parts(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(latent, reconstruction, log reconstruction error, isolation score) before calibration."""
+        x = self.transform(features)
+        z = self.encoder(x)
+        xhat = self.decoder(z)
+        log_err = np.log(np.mean((x - xhat) ** 2, axis=1) + _EPS)
+        iso = self.forest.anomaly_score(np.column_stack([z, log_err]))
+        return z, xhat, log_err, iso
+
+    def score(self, features: np.ndarray) -> ScoreBatch:
+        """Score feature vectors (n, d) or one vector (d,)."""
+        features = np.atleast_2d(np.asarray(features, dtype=np.float64))
+        x = self.transform(features)
+        z = self.encoder(x)
+        xhat = self.decoder(z)
+        err = (x - xhat) ** 2
+        log_err = np.log(err.mean(axis=1) + _EPS)
+        iso = self.forest.anomaly_score(np.column_stack([z, log_err]))
+        s_if = self.cal_iforest(iso)
+        s_re = self.cal_recon(log_err)
+        n_m = len(self.metrics)
+        metric_error = err.reshape(len(features), n_m, N_PER_METRIC).sum(axis=2)
+        last_idx = np.arange(n_m) * N_PER_METRIC  # "last" is the first feature of each metric
+        expected = xhat[:, last_idx] * self.feature_scale[last_idx] + self.feature_mean[last_idx]
+        return ScoreBatch(np.maximum(s_if, s_re), s_if, s_re, metric_error, expected)
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """Everything as named arrays, for ``np.savez`` (no pickles)."""
+        out = {
+            "metrics": np.array(self.metrics),
+            "feature_mean": self.feature_mean,
+            "feature_scale": self.feature_scale,
+            "calibration": np.array(
+                [self.cal_iforest.median, self.cal_iforest.upper, self.cal_recon.median, self.cal_recon.upper]
+            ),
+            "threshold": np.array(self.threshold),
+        }
+        out.update(to_arrays("encoder", self.encoder))
+        out.update(to_arrays("decoder", self.decoder))
+        out.update(to_arrays("forest", self.forest))
+        return out
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray], version: str) -> DetectionModel:
+        """Inverse of :meth:`to_arrays`."""
+        cal = arrays["calibration"]
+        return cls(
+            metrics=[str(m) for m in arrays["metrics"]],
+            feature_mean=arrays["feature_mean"],
+            feature_scale=arrays["feature_scale"],
+            encoder=dense_from_arrays("encoder", arrays),
+            decoder=dense_from_arrays("decoder", arrays),
+            forest=forest_from_arrays("forest", arrays),
+            cal_iforest=Calibration(float(cal[0]), float(cal[1])),
+            cal_recon=Calibration(float(cal[2]), float(cal[3])),
+            threshold=float(arrays["threshold"]),
+            version=version,
+        )

@@ -1,0 +1,158 @@
+"""Per-entity rolling window state and its transition function.
+
+``EntityState`` is a plain object serialised to compact bytes (a numpy ring buffer, not a pickled
+list): Flink keeps it in keyed ValueState, training and evaluation keep it in a dict.
+``observe(state, event)`` merges an event into the pending row and returns the completed rows.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+import numpy as np
+
+from detector.events import MetricEvent
+
+_HEADER = struct.Struct("<HHqqIIBB")  # n_metrics, length, last_ts, pending_ts, count, pos, flags, has_pending
+_VERSION_MAGIC = b"S1"
+
+
+@dataclass
+class EntityState:
+    """Rolling history of one entity. Arrays are float64 in memory, float32 on the wire."""
+
+    ring: np.ndarray  # (length, n_metrics), chronological order starting at ``pos``
+    last: np.ndarray  # (n_metrics,) last known value per metric (NaN until seen)
+    ewma: np.ndarray  # (n_metrics,)
+    base_mean: np.ndarray  # (n_metrics,) slow EW baseline
+    base_var: np.ndarray  # (n_metrics,)
+    pending: np.ndarray  # (n_metrics,) row being assembled for ``pending_ts`` (NaN = not yet seen)
+    pos: int = 0  # next write index in ``ring``
+    count: int = 0  # complete rows since every metric has been seen
+    last_ts: int = -1  # event time of the newest completed row
+    pending_ts: int = -1  # event time of the pending row, -1 when none
+    alert_flags: int = 0  # bit i = the score i steps ago was above threshold
+
+    @classmethod
+    def new(cls, n_metrics: int, length: int) -> EntityState:
+        """An empty state for ``n_metrics`` metrics and a ring of ``length`` rows."""
+        nan = np.full(n_metrics, np.nan)
+        return cls(
+            ring=np.zeros((length, n_metrics)),
+            last=nan.copy(),
+            ewma=np.zeros(n_metrics),
+            base_mean=np.zeros(n_metrics),
+            base_var=np.zeros(n_metrics),
+            pending=nan.copy(),
+        )
+
+    def window(self) -> np.ndarray:
+        """The ring in chronological order (oldest first), shape (length, n_metrics)."""
+        return np.roll(self.ring, -self.pos, axis=0)
+
+    def to_bytes(self) -> bytes:
+        """Compact serialisation: header + float32 arrays."""
+        length, m = self.ring.shape
+        header = _HEADER.pack(
+            m, length, self.last_ts, self.pending_ts, self.count, self.pos, self.alert_flags & 0xFF, 0
+        )
+        arrays = np.concatenate(
+            [self.ring.ravel(), self.last, self.ewma, self.base_mean, self.base_var, self.pending]
+        ).astype(np.float32)
+        return _VERSION_MAGIC + header + arrays.tobytes()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> EntityState:
+        """Inverse of :meth:`to_bytes`."""
+        if data[:2] != _VERSION_MAGIC:
+            raise ValueError("unknown entity state format")
+        m, length, last_ts, pending_ts, count, pos, flags, _ = _HEADER.unpack_from(data, 2)
+        arr = np.frombuffer(data, dtype=np.float32, offset=2 + _HEADER.size).astype(np.float64)
+        n = length * m
+        parts = [arr[n + i * m : n + (i + 1) * m].copy() for i in range(5)]
+        return cls(
+            ring=arr[:n].reshape(length, m).copy(),
+            last=parts[0],
+            ewma=parts[1],
+            base_mean=parts[2],
+            base_var=parts[3],
+            pending=parts[4],
+            pos=pos,
+            count=count,
+            last_ts=last_ts,
+            pending_ts=pending_ts,
+            alert_flags=flags,
+        )
+
+
+@dataclass(frozen=True)
+class Row:
+    """A completed observation: every metric's value at ``timestamp_ms`` (forward-filled)."""
+
+    timestamp_ms: int
+    values: np.ndarray
+    observed: np.ndarray  # bool mask: which metrics were really observed (not forward-filled)
+
+
+class LateEvent(Exception):
+    """The event is older than the entity's newest row: it cannot enter the window in order."""
+
+
+def observe(
+    state: EntityState, event: MetricEvent, metrics: list[str], ewma_alpha: float, baseline_alpha: float
+) -> list[Row]:
+    """Merge ``event`` into ``state``; return the rows it completed (0, 1 or 2), already pushed.
+
+    A row completes when it has every metric, or when an event with a later timestamp arrives.
+    Raises :class:`LateEvent` for an event older than the pending row (the state is unchanged).
+    """
+    ts = event.timestamp_ms
+    if ts <= state.last_ts or (state.pending_ts >= 0 and ts < state.pending_ts):
+        raise LateEvent(f"event time {ts} is older than the entity's clock {max(state.last_ts, state.pending_ts)}")
+    done: list[Row] = []
+    if state.pending_ts >= 0 and ts > state.pending_ts:
+        done.append(_complete(state, ewma_alpha, baseline_alpha))
+    state.pending_ts = ts
+    for name, v in event.values.items():
+        try:
+            state.pending[metrics.index(name)] = v
+        except ValueError:
+            continue  # a metric not in the configured list: ignored
+    if not np.isnan(state.pending).any():
+        done.append(_complete(state, ewma_alpha, baseline_alpha))
+    return done
+
+
+def flush_pending(state: EntityState, ewma_alpha: float, baseline_alpha: float) -> Row | None:
+    """Complete the pending row now (e.g. on a timer), if there is one."""
+    if state.pending_ts < 0:
+        return None
+    return _complete(state, ewma_alpha, baseline_alpha)
+
+
+def _complete(state: EntityState, ewma_alpha: float, baseline_alpha: float) -> Row:
+    observed = ~np.isnan(state.pending)
+    state.last = np.where(observed, state.pending, state.last)
+    values = state.last.copy()
+    row = Row(state.pending_ts, values, observed)
+    state.last_ts = state.pending_ts
+    state.pending_ts = -1
+    state.pending[:] = np.nan
+    if np.isnan(values).any():  # some metric never seen yet: keep warming up
+        state.count = 0
+        return row
+    if state.count == 0:
+        state.ewma[:] = values
+        state.base_mean[:] = values
+        state.base_var[:] = 0.0
+        state.ring[:] = values  # fill so the first windows are flat, never NaN
+    else:
+        state.ewma += ewma_alpha * (values - state.ewma)
+        delta = values - state.base_mean
+        state.base_mean += baseline_alpha * delta
+        state.base_var = (1 - baseline_alpha) * (state.base_var + baseline_alpha * delta * delta)
+    state.ring[state.pos] = values
+    state.pos = (state.pos + 1) % state.ring.shape[0]
+    state.count = min(state.count + 1, 2**31 - 1)
+    return row

@@ -1,0 +1,1 @@
+"""The embedded default: local broker, redis-server, Flink MiniCluster job, demo and its report."""

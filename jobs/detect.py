@@ -1,0 +1,168 @@
+"""The streaming detection job: Kafka -> parse -> watermarks -> keyed detection -> Kafka.
+
+Run locally (MiniCluster):  python -m jobs.detect --config my.json --set kafka.bootstrap_servers=...
+On a cluster:               flink run -py jobs/detect.py -pyexec "$(which python)" -- --config ...
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # `flink run -py jobs/detect.py`: make the project importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from pyflink.common import Configuration, Duration, Types, WatermarkStrategy
+from pyflink.common.serialization import SimpleStringSchema
+from pyflink.common.watermark_strategy import TimestampAssigner
+from pyflink.datastream import CheckpointingMode, DataStream, StreamExecutionEnvironment
+from pyflink.datastream.connectors.base import DeliveryGuarantee
+from pyflink.datastream.connectors.kafka import (
+    KafkaOffsetResetStrategy,
+    KafkaOffsetsInitializer,
+    KafkaRecordSerializationSchema,
+    KafkaSink,
+    KafkaSource,
+)
+from pyflink.datastream.functions import KeySelector
+
+from detector.config import Config, load_config
+from detector.model_store import verify
+from udfs.detect import LATE_TAG, SCORES_TAG, DetectAnomalies
+from udfs.parse import DLQ_TAG, ParseEvents
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_JARS = [ROOT / ".cache/jars/flink-connector-kafka.jar", ROOT / ".cache/jars/kafka-clients.jar"]
+
+
+class EventTime(TimestampAssigner):
+    def extract_timestamp(self, value, record_timestamp):  # type: ignore[no-untyped-def]
+        return value.timestamp_ms
+
+
+class EntityKey(KeySelector):
+    def get_key(self, value):  # type: ignore[no-untyped-def]
+        return value.key
+
+
+def build_pipeline(raw: DataStream, cfg: Config) -> dict[str, DataStream]:
+    """Wire the detection pipeline onto a stream of JSON strings; returns the named output streams."""
+    s = cfg.stream
+    events = (
+        raw.process(ParseEvents(s.entity_labels, s.metrics), output_type=Types.PICKLED_BYTE_ARRAY())
+        .name("parse-events")
+        .uid("parse-events")
+    )
+    watermarks = (
+        WatermarkStrategy.for_bounded_out_of_orderness(Duration.of_millis(s.max_out_of_orderness_ms))
+        .with_timestamp_assigner(EventTime())
+        .with_idleness(Duration.of_millis(s.idle_timeout_ms))
+    )
+    detected = (
+        events.assign_timestamps_and_watermarks(watermarks)
+        .name("event-time")
+        .uid("event-time")
+        .key_by(EntityKey(), key_type=Types.STRING())
+        .process(DetectAnomalies(cfg.to_json()), output_type=Types.STRING())
+        .name("detect-anomalies")
+        .uid("detect-anomalies")
+    )
+    return {
+        "anomalies": detected,
+        "scores": detected.get_side_output(SCORES_TAG),
+        "late": detected.get_side_output(LATE_TAG),
+        "dlq": events.get_side_output(DLQ_TAG),
+    }
+
+
+def kafka_properties(cfg: Config) -> dict[str, str]:
+    """Client properties for security settings (SSL / SASL) from the config."""
+    k = cfg.kafka
+    props = {"security.protocol": k.security_protocol}
+    if k.sasl_mechanism:
+        props["sasl.mechanism"] = k.sasl_mechanism
+        module = (
+            "org.apache.kafka.common.security.plain.PlainLoginModule"
+            if k.sasl_mechanism == "PLAIN"
+            else "org.apache.kafka.common.security.scram.ScramLoginModule"
+        )
+        props["sasl.jaas.config"] = f'{module} required username="{k.sasl_username}" password="{k.sasl_password}";'
+    return props
+
+
+def kafka_sink(cfg: Config, topic: str) -> KafkaSink:
+    builder = (
+        KafkaSink.builder()
+        .set_bootstrap_servers(cfg.kafka.bootstrap_servers)
+        .set_record_serializer(
+            KafkaRecordSerializationSchema.builder()
+            .set_topic(topic)
+            .set_value_serialization_schema(SimpleStringSchema())
+            .build()
+        )
+        .set_delivery_guarantee(DeliveryGuarantee.AT_LEAST_ONCE)
+    )
+    for key, value in kafka_properties(cfg).items():
+        builder = builder.set_property(key, value)
+    return builder.build()
+
+
+def create_environment(cfg: Config) -> StreamExecutionEnvironment:
+    """Execution environment with jars, Python executable, mode, parallelism and checkpointing."""
+    conf = Configuration()
+    conf.set_string("python.execution-mode", cfg.job.execution_mode)
+    env = StreamExecutionEnvironment.get_execution_environment(conf)
+    jars = [Path(j) for j in cfg.job.jars] or DEFAULT_JARS
+    missing = [str(j) for j in jars if not Path(j).is_file()]
+    if missing:
+        raise SystemExit(f"Kafka connector jars not found: {missing}. Run `make setup` (scripts/bootstrap.sh).")
+    env.add_jars(*[Path(j).resolve().as_uri() for j in jars])
+    env.set_python_executable(sys.executable)
+    env.set_parallelism(cfg.job.parallelism)
+    env.get_config().set_auto_watermark_interval(200)
+    if cfg.job.checkpoint_interval_ms > 0:
+        env.enable_checkpointing(cfg.job.checkpoint_interval_ms, CheckpointingMode.EXACTLY_ONCE)
+    return env
+
+
+def attach_kafka(env: StreamExecutionEnvironment, cfg: Config) -> None:
+    """Kafka source -> pipeline -> Kafka sinks."""
+    k = cfg.kafka
+    reset = KafkaOffsetResetStrategy.EARLIEST if k.starting_offsets == "earliest" else KafkaOffsetResetStrategy.LATEST
+    source = (
+        KafkaSource.builder()
+        .set_bootstrap_servers(k.bootstrap_servers)
+        .set_topics(k.input_topic)
+        .set_group_id(k.group_id)
+        .set_starting_offsets(KafkaOffsetsInitializer.committed_offsets(reset))
+        .set_value_only_deserializer(SimpleStringSchema())
+        .set_properties(kafka_properties(cfg))
+        .build()
+    )
+    raw = env.from_source(source, WatermarkStrategy.no_watermarks(), "kafka-metrics").uid("kafka-metrics")
+    outputs = build_pipeline(raw, cfg)
+    topics: dict[str, Any] = {"anomalies": k.anomalies_topic, "dlq": k.dlq_topic, "late": k.late_topic}
+    if cfg.job.emit_scores and k.scores_topic:
+        topics["scores"] = k.scores_topic
+    for name, topic in topics.items():
+        outputs[name].sink_to(kafka_sink(cfg, topic)).name(f"sink-{name}").uid(f"sink-{name}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", help="JSON config file (see README: Configuration)")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE", help="override a field")
+    args = p.parse_args(argv)
+    cfg = load_config(args.config, args.set)
+    manifest = verify(cfg.job.model_dir)  # refuse a tampered model before submitting anything
+    cfg.job.model_dir = manifest["path"]
+    env = create_environment(cfg)
+    attach_kafka(env, cfg)
+    print(f"submitting detection job: model {manifest['version']}, parallelism {cfg.job.parallelism}", flush=True)
+    env.execute("sentinel-anomaly-detection")
+
+
+if __name__ == "__main__":
+    main()

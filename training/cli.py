@@ -1,0 +1,74 @@
+"""``sentinel-train``: train a model version from simulated history, files, or the Redis feature history.
+
+Examples::
+
+    sentinel-train --source simulated --out models
+    sentinel-train --source files --data history.jsonl more.csv --out models
+    sentinel-train --source redis --out models --set redis.port=6380
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from detector.config import load_config
+from detector.engine import featurize
+from generator.simulate import FleetSpec
+from training.data import file_events, simulated_events
+from training.train import TrainParams, export, fit
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--source", choices=["simulated", "files", "redis"], default="simulated")
+    p.add_argument("--data", nargs="*", default=[], help="files for --source files (.jsonl, .csv, .npy)")
+    p.add_argument("--out", default="models", help="model root; a new version folder is created inside")
+    p.add_argument("--config", help="JSON config file")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE")
+    p.add_argument("--hosts", type=int, default=60, help="simulated hosts")
+    p.add_argument("--steps", type=int, default=900, help="simulated steps per host")
+    p.add_argument("--epochs", type=int, default=TrainParams.epochs)
+    p.add_argument("--seed", type=int, default=TrainParams.seed)
+    p.add_argument("--quiet", action="store_true")
+    args = p.parse_args(argv)
+    cfg = load_config(args.config, args.set)
+    params = TrainParams(epochs=args.epochs, seed=args.seed)
+    t0 = time.time()
+    if args.source == "simulated":
+        spec = FleetSpec(hosts=args.hosts, seed=args.seed)
+        x, keys, _ = featurize(simulated_events(spec, args.steps, 1_700_000_000_000, cfg), cfg)
+        summary = {"source": "simulated", "hosts": args.hosts, "steps": args.steps, "fleet_seed": args.seed}
+    elif args.source == "files":
+        if not args.data:
+            p.error("--source files needs --data FILE [FILE ...]")
+        xs = []
+        for f in args.data:
+            xf, _, _ = featurize(file_events(Path(f), cfg), cfg)
+            xs.append(xf)
+        x = np.concatenate(xs) if xs else np.zeros((0, 0))
+        summary = {"source": "files", "files": [Path(f).name for f in args.data]}
+    else:
+        from feature_store.store import RedisFeatureStore
+
+        rows = RedisFeatureStore(cfg.redis).read_history()
+        if not rows:
+            print("the Redis feature history is empty: run the job first, or train from files", file=sys.stderr)
+            return 2
+        x = np.stack([r.vector for r in rows])
+        summary = {"source": "redis", "entities": len({r.entity for r in rows})}
+    summary.update(feature_rows=len(x), featurize_seconds=round(time.time() - t0, 1))
+    if not args.quiet:
+        print(f"training on {len(x)} feature vectors ({x.shape[1] if x.ndim == 2 else 0} features)", flush=True)
+    fitted = fit(x, cfg, params, progress=not args.quiet)
+    out = export(fitted, args.out, cfg, params, summary)
+    print(f"model written to {out} (threshold {fitted.model.threshold:.3f})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,194 @@
+"""Fit the autoencoder and the Isolation Forest on normal feature vectors and export a versioned
+model directory (reference Keras/joblib files + the numpy serving arrays + a hashed manifest).
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from detector.config import Config
+from detector.features import feature_names
+from detector.inference import DenseStack, ForestArrays
+from detector.model import Calibration, DetectionModel
+from detector.model_store import INFERENCE_FILE, write_manifest
+
+
+@dataclass
+class TrainParams:
+    latent_dim: int = 8
+    hidden: int = 32
+    epochs: int = 40
+    batch_size: int = 256
+    learning_rate: float = 2e-3
+    n_estimators: int = 100
+    max_samples: int = 256
+    calibration_quantile: float = 0.99
+    """Normal quantile mapped to 1.0 on the calibrated scale of each stage."""
+    threshold_quantile: float = 0.9995
+    """Threshold = this quantile of the combined score on held-out normal data ..."""
+    threshold_margin: float = 1.1
+    """... times this margin."""
+    validation_fraction: float = 0.25
+    seed: int = 42
+
+
+@dataclass
+class FittedModel:
+    """The serving model and the reference objects it was exported from."""
+
+    model: DetectionModel
+    keras_model: Any
+    forest: Any
+    summary: dict[str, Any]
+
+
+def fit(x: np.ndarray, config: Config, params: TrainParams, progress: bool = True) -> FittedModel:
+    """Fit on normal feature vectors ``x`` (n, d); deterministic for ``params.seed``."""
+    import keras
+    import tensorflow as tf
+    from sklearn.ensemble import IsolationForest
+
+    if x.ndim != 2 or len(x) < 200:
+        raise ValueError(f"need at least 200 feature vectors to train, got {x.shape}")
+    if not np.isfinite(x).all():
+        raise ValueError("training features contain NaN or infinity")
+    keras.utils.set_random_seed(params.seed)
+    tf.config.experimental.enable_op_determinism()
+    rng = np.random.default_rng(params.seed)
+    idx = rng.permutation(len(x))
+    n_val = int(len(x) * params.validation_fraction)
+    x_train, x_val = x[idx[n_val:]], x[idx[:n_val]]
+
+    mean = x_train.mean(axis=0)
+    scale = x_train.std(axis=0)
+    scale = np.where(scale < 1e-3 * (np.abs(mean) + 1.0), 1e-3 * (np.abs(mean) + 1.0), scale)
+    xs = (x_train - mean) / scale
+    d = x.shape[1]
+
+    inp = keras.Input(shape=(d,))
+    h = keras.layers.Dense(params.hidden, activation="tanh", name="enc_hidden")(inp)
+    z = keras.layers.Dense(params.latent_dim, activation="linear", name="latent")(h)
+    h2 = keras.layers.Dense(params.hidden, activation="tanh", name="dec_hidden")(z)
+    out = keras.layers.Dense(d, activation="linear", name="reconstruction")(h2)
+    ae = keras.Model(inp, out, name="autoencoder")
+    ae.compile(optimizer=keras.optimizers.Adam(params.learning_rate), loss="mse")
+    t0 = time.time()
+    hist = ae.fit(
+        xs,
+        xs,
+        epochs=params.epochs,
+        batch_size=params.batch_size,
+        shuffle=True,
+        verbose=2 if progress else 0,
+        validation_data=((x_val - mean) / scale,) * 2,
+    )
+    ae_seconds = time.time() - t0
+
+    def stack(names: list[str]) -> DenseStack:
+        layers = [ae.get_layer(n) for n in names]
+        return DenseStack(
+            weights=[np.asarray(layer.kernel.numpy(), dtype=np.float64) for layer in layers],
+            biases=[np.asarray(layer.bias.numpy(), dtype=np.float64) for layer in layers],
+            activations=[layer.activation.__name__ for layer in layers],
+        )
+
+    encoder, decoder = stack(["enc_hidden", "latent"]), stack(["dec_hidden", "reconstruction"])
+    model = DetectionModel(
+        metrics=list(config.stream.metrics),
+        feature_mean=mean,
+        feature_scale=scale,
+        encoder=encoder,
+        decoder=decoder,
+        forest=None,  # type: ignore[arg-type]
+        cal_iforest=Calibration(0.0, 1.0),
+        cal_recon=Calibration(0.0, 1.0),
+        threshold=1.0,
+    )
+    z_train, _, logerr_train, _ = _latent_and_error(model, x_train)
+    forest = IsolationForest(
+        n_estimators=params.n_estimators, max_samples=params.max_samples, random_state=params.seed
+    ).fit(np.column_stack([z_train, logerr_train]))
+    model.forest = ForestArrays.from_sklearn(forest)
+
+    parts = model.score(x_val)
+    q = params.calibration_quantile
+    iso_val, logerr_val = parts.iforest, parts.recon  # uncalibrated yet (identity calibration)
+    model.cal_iforest = Calibration(float(np.median(iso_val)), float(np.quantile(iso_val, q)))
+    model.cal_recon = Calibration(float(np.median(logerr_val)), float(np.quantile(logerr_val, q)))
+    val_scores = model.score(x_val).score
+    model.threshold = float(np.quantile(val_scores, params.threshold_quantile) * params.threshold_margin)
+    summary = {
+        "rows": len(x),
+        "train_rows": len(x_train),
+        "validation_rows": len(x_val),
+        "autoencoder_seconds": round(ae_seconds, 1),
+        "final_loss": float(hist.history["loss"][-1]),
+        "final_val_loss": float(hist.history["val_loss"][-1]),
+        "validation_above_threshold": float((val_scores > model.threshold).mean()),
+    }
+    return FittedModel(model, ae, forest, summary)
+
+
+def _latent_and_error(model: DetectionModel, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, None]:
+    xs = model.transform(x)
+    z = model.encoder(xs)
+    xhat = model.decoder(z)
+    return z, xhat, np.log(np.mean((xs - xhat) ** 2, axis=1) + 1e-9), None
+
+
+def export(
+    fitted: FittedModel,
+    root: str | Path,
+    config: Config,
+    params: TrainParams,
+    data_summary: dict[str, Any],
+) -> Path:
+    """Write ``<root>/<version>/`` with the model files and manifest; returns the directory."""
+    import joblib
+    import keras
+    import sklearn
+    import tensorflow as tf
+
+    root = Path(root)
+    tmp = root / f".tmp-{time.time_ns()}"
+    tmp.mkdir(parents=True)
+    arrays = fitted.model.to_arrays()
+    np.savez(tmp / INFERENCE_FILE, **arrays)  # type: ignore[arg-type]
+    fitted.keras_model.save(tmp / "autoencoder.keras")
+    joblib.dump(fitted.forest, tmp / "iforest.joblib")
+    import hashlib
+
+    digest = hashlib.sha256((tmp / INFERENCE_FILE).read_bytes()).hexdigest()[:10]
+    version = time.strftime("v%Y%m%d-%H%M%S-", time.gmtime()) + digest
+    info = {
+        "version": version,
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "feature_spec": {
+            "metrics": list(config.stream.metrics),
+            "entity_labels": list(config.stream.entity_labels),
+            "window": asdict(config.window),
+            "feature_names": feature_names(list(config.stream.metrics)),
+        },
+        "threshold": fitted.model.threshold,
+        "score": "max(calibrated isolation-forest score, calibrated log reconstruction error); higher = worse",
+        "train_params": asdict(params),
+        "training_data": dict(data_summary, **fitted.summary),
+        "libraries": {
+            "python": platform.python_version(),
+            "numpy": np.__version__,
+            "tensorflow": tf.__version__,
+            "keras": keras.__version__,
+            "scikit-learn": sklearn.__version__,
+            "joblib": joblib.__version__,
+        },
+    }
+    write_manifest(tmp, info)
+    final = root / version
+    tmp.rename(final)
+    return final

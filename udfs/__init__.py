@@ -1,0 +1,1 @@
+"""Flink functions: thin adapters that load state, call the pure core in ``detector``, store state, yield."""

@@ -1,0 +1,120 @@
+"""KeyedProcessFunction: per-entity window state -> features -> model score -> anomalies.
+
+State is one ValueState of compact bytes (see detector.windows). Feature-store writes are buffered
+and flushed by size or by a processing-time timer; a Redis failure only degrades the store.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+from pyflink.common import Types
+from pyflink.datastream import KeyedProcessFunction, OutputTag
+from pyflink.datastream.state import ValueStateDescriptor
+
+from detector.config import config_from_json
+from detector.engine import EntityDetector
+from detector.model_store import load_model
+from detector.windows import EntityState, LateEvent
+
+SCORES_TAG = OutputTag("scores", Types.STRING())
+LATE_TAG = OutputTag("late", Types.STRING())
+
+log = logging.getLogger(__name__)
+
+
+def late_record(event, reason: str, watermark: int) -> str:  # type: ignore[no-untyped-def]
+    return json.dumps(
+        {
+            "reason": reason,
+            "key": event.key,
+            "event_time_ms": event.timestamp_ms,
+            "watermark_ms": watermark,
+            "values": event.values,
+        }
+    )
+
+
+class DetectAnomalies(KeyedProcessFunction):
+    def __init__(self, config_json: str):
+        self.config_json = config_json  # plain string: pickled to the workers; heavy things in open()
+
+    def open(self, runtime_context):  # type: ignore[no-untyped-def]
+        cfg = config_from_json(self.config_json)
+        self.cfg = cfg
+        model, manifest = load_model(cfg.job.model_dir)  # refuses a tampered directory
+        self.detector = EntityDetector(cfg, model)
+        self.emit_scores = cfg.job.emit_scores
+        self.state = runtime_context.get_state(ValueStateDescriptor("entity", Types.PRIMITIVE_ARRAY(Types.BYTE())))
+        self.writer = None
+        if cfg.redis.enabled:
+            from feature_store.store import FeatureRow, RedisFeatureStore
+            from feature_store.writer import BufferedFeatureWriter
+
+            store = RedisFeatureStore(cfg.redis)
+            try:
+                from detector.features import feature_names
+
+                store.set_schema(feature_names(list(cfg.stream.metrics)))
+            except Exception as e:
+                log.warning("feature store unavailable at start (%s); detection continues", type(e).__name__)
+            self.writer = BufferedFeatureWriter(
+                store, cfg.redis.batch_size, cfg.redis.flush_interval_ms, cfg.redis.max_buffer
+            )
+            self._row = FeatureRow
+        group = runtime_context.get_metrics_group().add_group("sentinel")
+        self.m_rows = group.counter("rows_scored")
+        self.m_anomalies = group.counter("anomalies")
+        self.m_late = group.counter("events_late")
+        self.m_warming = group.counter("rows_warming_up")
+        self._timer_at = 0
+        log.info("model %s loaded from %s", model.version, manifest["path"])
+
+    def process_element(self, event, ctx):  # type: ignore[no-untyped-def]
+        watermark = ctx.timer_service().current_watermark()
+        if event.timestamp_ms < watermark:
+            self.m_late.inc()
+            yield LATE_TAG, late_record(event, "behind_watermark", watermark)
+            return
+        raw = self.state.value()
+        state = EntityState.from_bytes(bytes(raw)) if raw is not None else self.detector.new_state()
+        now_ms = int(time.time() * 1000)
+        try:
+            out = self.detector.step(state, event, now_ms)
+        except LateEvent:
+            self.m_late.inc()
+            yield LATE_TAG, late_record(event, "older_than_entity_clock", watermark)
+            return
+        self.state.update(state.to_bytes())
+        for rec in out.anomalies:
+            self.m_anomalies.inc()
+            yield json.dumps(rec)
+        for rec in out.scores:
+            if rec["status"] == "warming_up":
+                self.m_warming.inc()
+            else:
+                self.m_rows.inc()
+            if self.emit_scores:
+                yield SCORES_TAG, json.dumps(rec)
+        if self.writer is not None:
+            for ts, vec in out.features:
+                self.writer.add(self._row(event.key, ts, vec), now_ms)
+            self.writer.maybe_flush(now_ms)
+            if self.writer.buffer and self._timer_at <= now_ms:
+                self._timer_at = now_ms + self.cfg.redis.flush_interval_ms
+                ctx.timer_service().register_processing_time_timer(self._timer_at)
+
+    def on_timer(self, timestamp, ctx):  # type: ignore[no-untyped-def]
+        if self.writer is not None:
+            now_ms = int(time.time() * 1000)
+            self.writer.maybe_flush(now_ms, force=True)
+            if self.writer.buffer:
+                self._timer_at = now_ms + self.cfg.redis.flush_interval_ms
+                ctx.timer_service().register_processing_time_timer(self._timer_at)
+        return iter(())
+
+    def close(self):  # type: ignore[no-untyped-def]
+        if self.writer is not None:
+            self.writer.maybe_flush(int(time.time() * 1000), force=True)

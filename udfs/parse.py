@@ -1,0 +1,47 @@
+"""ProcessFunction: JSON payload -> MetricEvent; malformed input -> dead-letter side output."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from pyflink.common import Types
+from pyflink.datastream import OutputTag, ProcessFunction
+
+from detector.events import MalformedEvent, parse_event
+
+DLQ_TAG = OutputTag("dlq", Types.STRING())
+
+
+def dlq_record(payload: str, reason: str, detail: str) -> str:
+    """The dead-letter record: the original payload, why it was rejected, and when."""
+    return json.dumps(
+        {"reason": reason, "detail": detail, "payload": payload, "rejected_at_ms": int(time.time() * 1000)}
+    )
+
+
+class ParseEvents(ProcessFunction):
+    def __init__(self, entity_labels: list[str], metrics: list[str]):
+        self.entity_labels = list(entity_labels)
+        self.metrics = list(metrics)
+        self.rejected: dict[str, int] = {}
+
+    def open(self, runtime_context):  # type: ignore[no-untyped-def]
+        group = runtime_context.get_metrics_group().add_group("sentinel")
+        self._parsed = group.counter("events_parsed")
+        self._bad = group.counter("events_malformed")
+
+    def process_element(self, value, ctx):  # type: ignore[no-untyped-def]
+        try:
+            event = parse_event(value, self.entity_labels, self.metrics)
+        except MalformedEvent as e:
+            self._bad.inc()
+            self.rejected[e.reason] = self.rejected.get(e.reason, 0) + 1
+            yield DLQ_TAG, dlq_record(value if isinstance(value, str) else repr(value), e.reason, e.detail)
+            return
+        except Exception as e:  # never let data kill the job
+            self._bad.inc()
+            yield DLQ_TAG, dlq_record(str(value)[:65536], "parser_error", f"{type(e).__name__}: {e}"[:200])
+            return
+        self._parsed.inc()
+        yield event
