@@ -1,0 +1,104 @@
+"""Small Kafka helpers over confluent-kafka: topics, producing, and reading a topic to a stop condition."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+
+def create_topics(bootstrap: str, topics: Iterable[str], partitions: int = 2) -> None:
+    """Create topics that do not exist yet (idempotent)."""
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    existing = set(admin.list_topics(timeout=10).topics)
+    new = [NewTopic(t, num_partitions=partitions, replication_factor=1) for t in topics if t not in existing]
+    if not new:
+        return
+    for topic, fut in admin.create_topics(new).items():
+        try:
+            fut.result(15)
+        except Exception as e:
+            if "already exists" not in str(e).lower() and "TOPIC_ALREADY_EXISTS" not in str(e):
+                raise RuntimeError(f"cannot create topic {topic}: {e}") from None
+
+
+def producer(bootstrap: str, **extra: Any):  # type: ignore[no-untyped-def]
+    from confluent_kafka import Producer
+
+    return Producer({"bootstrap.servers": bootstrap, "linger.ms": 20, "compression.type": "none", **extra})
+
+
+def produce_json(prod, topic: str, records: Iterable[dict], key_of: Callable[[dict], str] | None = None) -> int:  # type: ignore[no-untyped-def]
+    """Produce JSON records; returns how many. Flushes at the end."""
+    n = 0
+    for r in records:
+        while True:
+            try:
+                prod.produce(topic, json.dumps(r).encode(), key=key_of(r).encode() if key_of else None)
+                break
+            except BufferError:
+                prod.poll(0.05)
+        n += 1
+        if n % 10_000 == 0:
+            prod.poll(0)
+    prod.flush(30)
+    return n
+
+
+def consumer(bootstrap: str, topics: list[str], group: str, **extra: Any):  # type: ignore[no-untyped-def]
+    from confluent_kafka import Consumer
+
+    c = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": group,
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+            **extra,
+        }
+    )
+    c.subscribe(topics)
+    return c
+
+
+def assign_from_start(bootstrap: str, topic: str, **extra: Any):  # type: ignore[no-untyped-def]
+    """A consumer assigned to every partition of ``topic`` from the beginning, with no group
+    membership (group joins are slow on the embedded broker, and readers need no group)."""
+    from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+
+    c = Consumer(
+        {"bootstrap.servers": bootstrap, "group.id": f"reader-{time.time_ns()}", "enable.auto.commit": False, **extra}
+    )
+    meta = c.list_topics(topic, timeout=10).topics[topic]
+    c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in sorted(meta.partitions)])
+    return c
+
+
+def read_topic(
+    bootstrap: str,
+    topic: str,
+    until: Callable[[list[bytes]], bool],
+    timeout_s: float,
+    alive: Callable[[], bool] = lambda: True,
+) -> list[bytes]:
+    """Read values from the start of ``topic`` until ``until(values)`` is true or the timeout passes.
+
+    (No "read to the high watermark": the embedded broker can under-report it.) Stops early, raising
+    RuntimeError, when ``alive()`` turns false (e.g. the job process died).
+    """
+    c = assign_from_start(bootstrap, topic)
+    out: list[bytes] = []
+    deadline = time.time() + timeout_s
+    try:
+        while time.time() < deadline and not until(out):
+            if not alive():
+                raise RuntimeError(f"gave up reading {topic}: the producing process is gone")
+            for msg in c.consume(1000, 0.5):
+                if not msg.error():
+                    out.append(msg.value())
+    finally:
+        c.close()
+    return out
