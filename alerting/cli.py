@@ -15,7 +15,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE")
     args = p.parse_args(argv)
     cfg = load_config(args.config, args.set)
-    c = AlertConsumer(cfg.kafka.bootstrap_servers, cfg.kafka.anomalies_topic, cfg.alert.cooldown_s, cfg.alert.webhook_url)
+    c = AlertConsumer(
+        cfg.kafka.bootstrap_servers, cfg.kafka.anomalies_topic, cfg.alert.cooldown_s, cfg.alert.webhook_url
+    )
     try:
         while True:
             c.poll_once()

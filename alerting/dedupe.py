@@ -43,4 +43,7 @@ def format_alert(a: dict[str, Any]) -> str:
 
 def slack_payload(a: dict[str, Any]) -> dict[str, Any]:
     """Slack-compatible webhook JSON (``text`` plus a block with the details)."""
-    return {"text": format_alert(a), "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": format_alert(a)}}]}
+    return {
+        "text": format_alert(a),
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": format_alert(a)}}],
+    }

@@ -42,5 +42,12 @@ class StaticThresholds:
             over = [m for i, m in enumerate(self.metrics) if ev.values.get(m, -np.inf) > self.limits_[i]]
             f = flags[ev.key] = ((flags.get(ev.key, 0) << 1) | bool(over)) & mask
             if over and bin(f).count("1") >= self.k:
-                out.append({"key": ev.key, "event_time_ms": ev.timestamp_ms, "event_time": iso_ms(ev.timestamp_ms), "metrics": over})
+                out.append(
+                    {
+                        "key": ev.key,
+                        "event_time_ms": ev.timestamp_ms,
+                        "event_time": iso_ms(ev.timestamp_ms),
+                        "metrics": over,
+                    }
+                )
         return out

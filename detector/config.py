@@ -75,7 +75,13 @@ class StreamConfig:
     entity_labels: list[str] = field(default_factory=lambda: ["host", "service"])
     """Label fields that identify one monitored entity; joined with '/' to form the key."""
     metrics: list[str] = field(
-        default_factory=lambda: ["cpu_usage", "memory_usage", "response_time_ms", "disk_io_mb", "network_io_mb"]
+        default_factory=lambda: [
+            "cpu_usage",
+            "memory_usage",
+            "response_time_ms",
+            "disk_io_mb",
+            "network_io_mb",
+        ]
     )
     """Metric names, in feature order."""
     max_out_of_orderness_ms: int = 5_000

@@ -7,11 +7,12 @@ never unpickles anything. ``tests/test_inference.py`` proves equality with the r
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-_ACTIVATIONS = {
+_ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "linear": lambda x: x,
     "relu": lambda x: np.maximum(x, 0.0),
     "tanh": np.tanh,
@@ -58,7 +59,7 @@ class ForestArrays:
     features_per_tree: np.ndarray  # (n_trees, n_used) column indices each tree was fitted on
 
     @classmethod
-    def from_sklearn(cls, forest) -> ForestArrays:  # type: ignore[no-untyped-def]
+    def from_sklearn(cls, forest) -> ForestArrays:
         """Export a fitted ``sklearn.ensemble.IsolationForest``."""
         trees = [e.tree_ for e in forest.estimators_]
         n_nodes = max(t.node_count for t in trees)

@@ -109,7 +109,9 @@ def observe(
     """
     ts = event.timestamp_ms
     if ts <= state.last_ts or (state.pending_ts >= 0 and ts < state.pending_ts):
-        raise LateEvent(f"event time {ts} is older than the entity's clock {max(state.last_ts, state.pending_ts)}")
+        raise LateEvent(
+            f"event time {ts} is older than the entity's clock {max(state.last_ts, state.pending_ts)}"
+        )
     done: list[Row] = []
     if state.pending_ts >= 0 and ts > state.pending_ts:
         done.append(_complete(state, ewma_alpha, baseline_alpha))

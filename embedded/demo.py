@@ -62,7 +62,9 @@ def main(argv: list[str] | None = None) -> int:
         stack.start()
         print(f"[demo] broker {stack.bootstrap}, redis-server 127.0.0.1:{stack.redis_port}", flush=True)
         k = cfg.kafka
-        create_topics(stack.bootstrap, [k.input_topic, k.anomalies_topic, k.scores_topic, k.dlq_topic, k.late_topic])
+        create_topics(
+            stack.bootstrap, [k.input_topic, k.anomalies_topic, k.scores_topic, k.dlq_topic, k.late_topic]
+        )
         cfg.kafka.bootstrap_servers = stack.bootstrap
         cfg.redis.port = stack.redis_port
         cfg.job.model_dir = str(model_dir)
@@ -87,13 +89,24 @@ def main(argv: list[str] | None = None) -> int:
         spec = FleetSpec(hosts=args.hosts, seed=2026)
         gen = threading.Thread(
             target=run_live,
-            kwargs=dict(send=send, spec=spec, duration_s=args.duration - 15, incidents=args.incidents,
-                        labels_path=run_dir / "incidents.json", stop=stop, run=live, keep_events=True),
+            kwargs=dict(
+                send=send,
+                spec=spec,
+                duration_s=args.duration - 15,
+                incidents=args.incidents,
+                labels_path=run_dir / "incidents.json",
+                stop=stop,
+                run=live,
+                keep_events=True,
+            ),
             daemon=True,
         )
         gen.start()
         consumer = AlertConsumer(
-            stack.bootstrap, k.anomalies_topic, cfg.alert.cooldown_s, cfg.alert.webhook_url,
+            stack.bootstrap,
+            k.anomalies_topic,
+            cfg.alert.cooldown_s,
+            cfg.alert.webhook_url,
             on_alert=lambda a: print("\r\033[K[alert] " + format_alert(a), flush=True),
         )
         t_end = time.time() + args.duration
@@ -110,8 +123,9 @@ def main(argv: list[str] | None = None) -> int:
                 caught = score_alerts(live.incidents, consumer.alerts, live.produced, args.hosts)
                 started = sum(1 for i in live.incidents if i.start_ms <= now * 1000)
                 sys.stdout.write(
-                    f"\r\033[K[demo] {int(t_end - now):4d}s left | {rate:6.0f} events/s | {args.hosts} entities | "
-                    f"{len(consumer.alerts)} alerts | incidents caught {caught['detected_incidents']}/{started} started"
+                    f"\r\033[K[demo] {int(t_end - now):4d}s left | {rate:6.0f} events/s | "
+                    f"{args.hosts} entities | {len(consumer.alerts)} alerts | "
+                    f"incidents caught {caught['detected_incidents']}/{started} started"
                 )
                 sys.stdout.flush()
         stop.set()
@@ -135,7 +149,9 @@ def main(argv: list[str] | None = None) -> int:
     for a in consumer.alerts:
         a["detected_at_ms"] = a.get("received_at_ms", a["event_time_ms"])
     report = score_alerts(live.incidents, consumer.alerts, len(events), args.hosts)
-    baseline = StaticThresholds(list(cfg.stream.metrics)).fit(simulated_events(TRAINING_SPEC, 900, 1_700_000_000_000, cfg))
+    baseline = StaticThresholds(list(cfg.stream.metrics)).fit(
+        simulated_events(TRAINING_SPEC, 900, 1_700_000_000_000, cfg)
+    )
     dedupe = AlertDeduper(cfg.alert.cooldown_s)
     base_alerts = [a for a in baseline.detect(events) if dedupe.offer(a)]
     report["model_version"] = model_dir.name

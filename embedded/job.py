@@ -25,8 +25,18 @@ def ensure_model(models_root: Path, cfg: Config, log_path: Path, epochs: int = 4
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("w") as log:
         rc = subprocess.call(
-            [sys.executable, "-m", "training.cli", "--source", "simulated", "--out", str(models_root),
-             "--epochs", str(epochs), "--quiet"],
+            [
+                sys.executable,
+                "-m",
+                "training.cli",
+                "--source",
+                "simulated",
+                "--out",
+                str(models_root),
+                "--epochs",
+                str(epochs),
+                "--quiet",
+            ],
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=ROOT,

@@ -25,13 +25,15 @@ def create_topics(bootstrap: str, topics: Iterable[str], partitions: int = 2) ->
                 raise RuntimeError(f"cannot create topic {topic}: {e}") from None
 
 
-def producer(bootstrap: str, **extra: Any):  # type: ignore[no-untyped-def]
+def producer(bootstrap: str, **extra: Any):
     from confluent_kafka import Producer
 
     return Producer({"bootstrap.servers": bootstrap, "linger.ms": 20, "compression.type": "none", **extra})
 
 
-def produce_json(prod, topic: str, records: Iterable[dict], key_of: Callable[[dict], str] | None = None) -> int:  # type: ignore[no-untyped-def]
+def produce_json(
+    prod, topic: str, records: Iterable[dict], key_of: Callable[[dict], str] | None = None
+) -> int:
     """Produce JSON records; returns how many. Flushes at the end."""
     n = 0
     for r in records:
@@ -48,7 +50,7 @@ def produce_json(prod, topic: str, records: Iterable[dict], key_of: Callable[[di
     return n
 
 
-def consumer(bootstrap: str, topics: list[str], group: str, **extra: Any):  # type: ignore[no-untyped-def]
+def consumer(bootstrap: str, topics: list[str], group: str, **extra: Any):
     from confluent_kafka import Consumer
 
     c = Consumer(
@@ -64,13 +66,18 @@ def consumer(bootstrap: str, topics: list[str], group: str, **extra: Any):  # ty
     return c
 
 
-def assign_from_start(bootstrap: str, topic: str, **extra: Any):  # type: ignore[no-untyped-def]
+def assign_from_start(bootstrap: str, topic: str, **extra: Any):
     """A consumer assigned to every partition of ``topic`` from the beginning, with no group
     membership (group joins are slow on the embedded broker, and readers need no group)."""
     from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
     c = Consumer(
-        {"bootstrap.servers": bootstrap, "group.id": f"reader-{time.time_ns()}", "enable.auto.commit": False, **extra}
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"reader-{time.time_ns()}",
+            "enable.auto.commit": False,
+            **extra,
+        }
     )
     meta = c.list_topics(topic, timeout=10).topics[topic]
     c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in sorted(meta.partitions)])

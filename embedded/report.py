@@ -10,7 +10,11 @@ from generator.simulate import Incident
 
 
 def score_alerts(
-    incidents: Sequence[Incident], alerts: Sequence[dict[str, Any]], events: int, entities: int, grace_s: float = 30.0
+    incidents: Sequence[Incident],
+    alerts: Sequence[dict[str, Any]],
+    events: int,
+    entities: int,
+    grace_s: float = 30.0,
 ) -> dict[str, Any]:
     """An incident is detected if an alert for its entity has an event time inside it (or within
     ``grace_s`` after it); precision = matched alerts / all alerts. Delay = detected_at (wall clock,

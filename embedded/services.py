@@ -103,20 +103,43 @@ class LocalStack:
         url = f"tcp://127.0.0.1:{port}"
         return self._spawn(
             "broker",
-            [str(TANSU), "broker", "--listener-url", url, "--advertised-listener-url", url,
-             "--storage-engine", "memory://tansu/"],
+            [
+                str(TANSU),
+                "broker",
+                "--listener-url",
+                url,
+                "--advertised-listener-url",
+                url,
+                "--storage-engine",
+                "memory://tansu/",
+            ],
             port,
         )
 
     def start_redis(self) -> Service:
         exe = shutil.which("redis-server")
         if exe is None:
-            raise RuntimeError("redis-server is not installed: run `make setup` or `apt-get install redis-server`")
+            raise RuntimeError(
+                "redis-server is not installed: run `make setup` or `apt-get install redis-server`"
+            )
         port = free_port()
         return self._spawn(
             "redis",
-            [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--daemonize", "no", "--dir", str(self.run_dir)],
+            [
+                exe,
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--daemonize",
+                "no",
+                "--dir",
+                str(self.run_dir),
+            ],
             port,
         )
 

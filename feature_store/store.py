@@ -56,7 +56,7 @@ class InMemoryFeatureStore:
         self.schema = list(feature_names)
 
 
-def redis_client(cfg: RedisConfig):  # type: ignore[no-untyped-def]
+def redis_client(cfg: RedisConfig):
     """A redis-py client from the config (password and TLS included)."""
     import redis
 
@@ -74,7 +74,7 @@ def redis_client(cfg: RedisConfig):  # type: ignore[no-untyped-def]
 class RedisFeatureStore:
     """Redis backend: ``SET latest EX ttl`` + ``XADD history MAXLEN ~``, pipelined per batch."""
 
-    def __init__(self, cfg: RedisConfig, client=None):  # type: ignore[no-untyped-def]
+    def __init__(self, cfg: RedisConfig, client=None):
         self.cfg = cfg
         self.client = client if client is not None else redis_client(cfg)
 

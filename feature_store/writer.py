@@ -71,7 +71,9 @@ class BufferedFeatureWriter:
                 self.counters.failures += 1
                 self._retry_at = now_ms + self._backoff
                 self._backoff = min(self._backoff * 2, self._backoff_range[1])
-                log.warning("feature store write failed (%s); %d rows buffered", type(e).__name__, len(self.buffer))
+                log.warning(
+                    "feature store write failed (%s); %d rows buffered", type(e).__name__, len(self.buffer)
+                )
                 return
             for _ in batch:
                 self.buffer.popleft()

@@ -1,7 +1,7 @@
 """``sentinel-generate``: live simulated metrics with labelled incidents, or replay of CSV/NPY files.
 
-    sentinel-generate live --bootstrap 127.0.0.1:9092 --hosts 100 --duration 300 --incidents 10
-    sentinel-generate replay --bootstrap 127.0.0.1:9092 data/machine-1-1.npy
+sentinel-generate live --bootstrap 127.0.0.1:9092 --hosts 100 --duration 300 --incidents 10
+sentinel-generate replay --bootstrap 127.0.0.1:9092 data/machine-1-1.npy
 """
 
 from __future__ import annotations

@@ -51,7 +51,9 @@ def run_live(
     live_steps = int(duration_s / spec.interval_s)
     first = prefill_steps + int(incident_window[0] / spec.interval_s)
     last = prefill_steps + max(live_steps - int(incident_window[1] / spec.interval_s), 1)
-    run.incidents = fleet.schedule_incidents(first, max(last, first + spec.incident_duration_steps + 1), incidents, t0)
+    run.incidents = fleet.schedule_incidents(
+        first, max(last, first + spec.incident_duration_steps + 1), incidents, t0
+    )
     run.start_ms = now_ms
     if labels_path:
         labels_path.parent.mkdir(parents=True, exist_ok=True)

@@ -28,7 +28,11 @@ def replay_records(
         if len(names) != arr.shape[1]:
             raise ValueError(f"{path}: {arr.shape[1]} columns but {len(names)} metric names")
         for i, row in enumerate(arr):
-            yield {"timestamp": start_ms + i * interval_ms, **labels, **dict(zip(names, map(float, row), strict=True))}
+            yield {
+                "timestamp": start_ms + i * interval_ms,
+                **labels,
+                **dict(zip(names, map(float, row), strict=True)),
+            }
         return
     with path.open() as f:
         for row in csv.DictReader(f):

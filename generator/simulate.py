@@ -103,7 +103,8 @@ class Fleet:
         load += float(rng.normal(0, 0.03))
         v = {
             "cpu_usage": 15.0 + 30.0 * load + float(rng.normal(0, 1.5)),
-            "memory_usage": host.mem_base + 1.5 * math.sin(2 * math.pi * t / self.spec.period_s)
+            "memory_usage": host.mem_base
+            + 1.5 * math.sin(2 * math.pi * t / self.spec.period_s)
             + float(rng.normal(0, 0.4)),
             "response_time_ms": 80.0 + 50.0 * load * load + float(rng.normal(0, 4.0)),
             "disk_io_mb": 30.0 + 20.0 * load + float(rng.normal(0, 2.5)),

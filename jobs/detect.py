@@ -27,8 +27,8 @@ from pyflink.datastream.connectors.kafka import (
 )
 from pyflink.datastream.functions import KeySelector
 
-from detector.config import Config, load_config
-from detector.model_store import verify
+from detector.config import Config, ConfigError, load_config
+from detector.model_store import ModelIntegrityError, verify
 from udfs.detect import LATE_TAG, SCORES_TAG, DetectAnomalies
 from udfs.parse import DLQ_TAG, ParseEvents
 
@@ -37,12 +37,12 @@ DEFAULT_JARS = [ROOT / ".cache/jars/flink-connector-kafka.jar", ROOT / ".cache/j
 
 
 class EventTime(TimestampAssigner):
-    def extract_timestamp(self, value, record_timestamp):  # type: ignore[no-untyped-def]
+    def extract_timestamp(self, value, record_timestamp):
         return value.timestamp_ms
 
 
 class EntityKey(KeySelector):
-    def get_key(self, value):  # type: ignore[no-untyped-def]
+    def get_key(self, value):
         return value.key
 
 
@@ -87,7 +87,9 @@ def kafka_properties(cfg: Config) -> dict[str, str]:
             if k.sasl_mechanism == "PLAIN"
             else "org.apache.kafka.common.security.scram.ScramLoginModule"
         )
-        props["sasl.jaas.config"] = f'{module} required username="{k.sasl_username}" password="{k.sasl_password}";'
+        props["sasl.jaas.config"] = (
+            f'{module} required username="{k.sasl_username}" password="{k.sasl_password}";'
+        )
     return props
 
 
@@ -116,7 +118,9 @@ def create_environment(cfg: Config) -> StreamExecutionEnvironment:
     jars = [Path(j) for j in cfg.job.jars] or DEFAULT_JARS
     missing = [str(j) for j in jars if not Path(j).is_file()]
     if missing:
-        raise SystemExit(f"Kafka connector jars not found: {missing}. Run `make setup` (scripts/bootstrap.sh).")
+        raise SystemExit(
+            f"Kafka connector jars not found: {missing}. Run `make setup` (scripts/bootstrap.sh)."
+        )
     env.add_jars(*[Path(j).resolve().as_uri() for j in jars])
     env.set_python_executable(sys.executable)
     env.set_parallelism(cfg.job.parallelism)
@@ -131,7 +135,11 @@ def attach_kafka(env: StreamExecutionEnvironment, cfg: Config) -> None:
     k = cfg.kafka
     # committed_offsets(reset) would need the shaded kafka-clients of the SQL connector jar; on restart
     # the offsets come from the checkpoint anyway, so a fresh job starts at earliest or latest.
-    start = KafkaOffsetsInitializer.earliest() if k.starting_offsets == "earliest" else KafkaOffsetsInitializer.latest()
+    start = (
+        KafkaOffsetsInitializer.earliest()
+        if k.starting_offsets == "earliest"
+        else KafkaOffsetsInitializer.latest()
+    )
     source = (
         KafkaSource.builder()
         .set_bootstrap_servers(k.bootstrap_servers)
@@ -154,14 +162,25 @@ def attach_kafka(env: StreamExecutionEnvironment, cfg: Config) -> None:
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", help="JSON config file (see README: Configuration)")
-    p.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE", help="override a field")
+    p.add_argument(
+        "--set", action="append", default=[], metavar="SECTION.FIELD=VALUE", help="override a field"
+    )
     args = p.parse_args(argv)
-    cfg = load_config(args.config, args.set)
-    manifest = verify(cfg.job.model_dir)  # refuse a tampered model before submitting anything
+    try:
+        cfg = load_config(args.config, args.set)
+    except ConfigError as e:
+        raise SystemExit(f"configuration error: {e}") from None
+    try:
+        manifest = verify(cfg.job.model_dir)  # refuse a tampered model before submitting anything
+    except ModelIntegrityError as e:
+        raise SystemExit(f"refusing to start: {e}") from None
     cfg.job.model_dir = manifest["path"]
     env = create_environment(cfg)
     attach_kafka(env, cfg)
-    print(f"submitting detection job: model {manifest['version']}, parallelism {cfg.job.parallelism}", flush=True)
+    print(
+        f"submitting detection job: model {manifest['version']}, parallelism {cfg.job.parallelism}",
+        flush=True,
+    )
     env.execute("sentinel-anomaly-detection")
 
 

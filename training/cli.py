@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.time()
     if args.source == "simulated":
         spec = FleetSpec(hosts=args.hosts, seed=args.seed)
-        x, keys, _ = featurize(simulated_events(spec, args.steps, 1_700_000_000_000, cfg), cfg)
+        x, _, _ = featurize(simulated_events(spec, args.steps, 1_700_000_000_000, cfg), cfg)
         summary = {"source": "simulated", "hosts": args.hosts, "steps": args.steps, "fleet_seed": args.seed}
     elif args.source == "files":
         if not args.data:
@@ -57,13 +57,17 @@ def main(argv: list[str] | None = None) -> int:
 
         rows = RedisFeatureStore(cfg.redis).read_history()
         if not rows:
-            print("the Redis feature history is empty: run the job first, or train from files", file=sys.stderr)
+            print(
+                "the Redis feature history is empty: run the job first, or train from files", file=sys.stderr
+            )
             return 2
         x = np.stack([r.vector for r in rows])
         summary = {"source": "redis", "entities": len({r.entity for r in rows})}
     summary.update(feature_rows=len(x), featurize_seconds=round(time.time() - t0, 1))
     if not args.quiet:
-        print(f"training on {len(x)} feature vectors ({x.shape[1] if x.ndim == 2 else 0} features)", flush=True)
+        print(
+            f"training on {len(x)} feature vectors ({x.shape[1] if x.ndim == 2 else 0} features)", flush=True
+        )
     fitted = fit(x, cfg, params, progress=not args.quiet)
     out = export(fitted, args.out, cfg, params, summary)
     print(f"model written to {out} (threshold {fitted.model.threshold:.3f})")

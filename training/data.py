@@ -40,7 +40,9 @@ def file_events(path: Path, config: Config, interval_ms: int = 60_000) -> Iterat
         labels = {label: path.stem for label in s.entity_labels}
         key = "/".join(labels.values())
         for t, row in enumerate(arr):
-            yield MetricEvent(key, 1_700_000_000_000 + t * interval_ms, dict(zip(s.metrics, map(float, row), strict=True)))
+            yield MetricEvent(
+                key, 1_700_000_000_000 + t * interval_ms, dict(zip(s.metrics, map(float, row), strict=True))
+            )
         return
     with path.open() as f:
         lines: Iterator = (

@@ -135,7 +135,9 @@ def fit(x: np.ndarray, config: Config, params: TrainParams, progress: bool = Tru
     return FittedModel(model, ae, forest, summary)
 
 
-def _latent_and_error(model: DetectionModel, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, None]:
+def _latent_and_error(
+    model: DetectionModel, x: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, None]:
     xs = model.transform(x)
     z = model.encoder(xs)
     xhat = model.decoder(z)
@@ -159,7 +161,7 @@ def export(
     tmp = root / f".tmp-{time.time_ns()}"
     tmp.mkdir(parents=True)
     arrays = fitted.model.to_arrays()
-    np.savez(tmp / INFERENCE_FILE, **arrays)  # type: ignore[arg-type]
+    np.savez(tmp / INFERENCE_FILE, **arrays)
     fitted.keras_model.save(tmp / "autoencoder.keras")
     joblib.dump(fitted.forest, tmp / "iforest.joblib")
     import hashlib
@@ -176,7 +178,7 @@ def export(
             "feature_names": feature_names(list(config.stream.metrics)),
         },
         "threshold": fitted.model.threshold,
-        "score": "max(calibrated isolation-forest score, calibrated log reconstruction error); higher = worse",
+        "score": "max(calibrated isolation-forest, calibrated log reconstruction error); higher = worse",
         "train_params": asdict(params),
         "training_data": dict(data_summary, **fitted.summary),
         "libraries": {

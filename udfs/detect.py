@@ -25,7 +25,7 @@ LATE_TAG = OutputTag("late", Types.STRING())
 log = logging.getLogger(__name__)
 
 
-def late_record(event, reason: str, watermark: int) -> str:  # type: ignore[no-untyped-def]
+def late_record(event, reason: str, watermark: int) -> str:
     return json.dumps(
         {
             "reason": reason,
@@ -41,13 +41,15 @@ class DetectAnomalies(KeyedProcessFunction):
     def __init__(self, config_json: str):
         self.config_json = config_json  # plain string: pickled to the workers; heavy things in open()
 
-    def open(self, runtime_context):  # type: ignore[no-untyped-def]
+    def open(self, runtime_context):
         cfg = config_from_json(self.config_json)
         self.cfg = cfg
         model, manifest = load_model(cfg.job.model_dir)  # refuses a tampered directory
         self.detector = EntityDetector(cfg, model)
         self.emit_scores = cfg.job.emit_scores
-        self.state = runtime_context.get_state(ValueStateDescriptor("entity", Types.PRIMITIVE_ARRAY(Types.BYTE())))
+        self.state = runtime_context.get_state(
+            ValueStateDescriptor("entity", Types.PRIMITIVE_ARRAY(Types.BYTE()))
+        )
         self.writer = None
         if cfg.redis.enabled:
             from feature_store.store import FeatureRow, RedisFeatureStore
@@ -73,7 +75,7 @@ class DetectAnomalies(KeyedProcessFunction):
         self._timer_at = 0
         log.info("model %s loaded from %s", model.version, manifest["path"])
 
-    def process_element(self, event, ctx):  # type: ignore[no-untyped-def]
+    def process_element(self, event, ctx):
         # Lateness is judged per entity (its rows must stay in order); the global watermark can run
         # ahead of a slower partition, so an event behind it is counted but still scored.
         watermark = ctx.timer_service().current_watermark()
@@ -107,7 +109,7 @@ class DetectAnomalies(KeyedProcessFunction):
                 self._timer_at = now_ms + self.cfg.redis.flush_interval_ms
                 ctx.timer_service().register_processing_time_timer(self._timer_at)
 
-    def on_timer(self, timestamp, ctx):  # type: ignore[no-untyped-def]
+    def on_timer(self, timestamp, ctx):
         if self.writer is not None:
             now_ms = int(time.time() * 1000)
             self.writer.maybe_flush(now_ms, force=True)
@@ -116,6 +118,6 @@ class DetectAnomalies(KeyedProcessFunction):
                 ctx.timer_service().register_processing_time_timer(self._timer_at)
         return iter(())
 
-    def close(self):  # type: ignore[no-untyped-def]
+    def close(self):
         if self.writer is not None:
             self.writer.maybe_flush(int(time.time() * 1000), force=True)

@@ -26,12 +26,12 @@ class ParseEvents(ProcessFunction):
         self.metrics = list(metrics)
         self.rejected: dict[str, int] = {}
 
-    def open(self, runtime_context):  # type: ignore[no-untyped-def]
+    def open(self, runtime_context):
         group = runtime_context.get_metrics_group().add_group("sentinel")
         self._parsed = group.counter("events_parsed")
         self._bad = group.counter("events_malformed")
 
-    def process_element(self, value, ctx):  # type: ignore[no-untyped-def]
+    def process_element(self, value, ctx):
         try:
             event = parse_event(value, self.entity_labels, self.metrics)
         except MalformedEvent as e:

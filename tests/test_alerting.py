@@ -1,0 +1,69 @@
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+from alerting.consumer import post_webhook
+from alerting.dedupe import AlertDeduper, format_alert, slack_payload
+from embedded.report import score_alerts
+from generator.simulate import Incident
+
+
+def anomaly(key, t, score=3.0):
+    return {
+        "key": key,
+        "event_time_ms": t,
+        "event_time": "x",
+        "score": score,
+        "threshold": 1.5,
+        "severity": "major",
+        "model_version": "v1",
+        "contributors": [{"metric": "cpu_usage", "value": 95.0, "expected": 40.0, "share": 0.8}],
+    }
+
+
+def test_one_incident_one_alert_and_duplicates_suppressed():
+    d = AlertDeduper(cooldown_s=60)
+    out = [d.offer(anomaly("a", t)) for t in (0, 1000, 1000, 50_000, 100_000, 170_001)]
+    assert [o is not None for o in out] == [True, False, False, False, False, True]
+    assert d.offer(anomaly("b", 1000)) is not None
+
+
+def test_alert_text_and_slack_payload():
+    text = format_alert(anomaly("web-1/checkout", 0))
+    assert "web-1/checkout" in text and "cpu_usage=95 (expected ~40)" in text and "MAJOR" in text
+    assert slack_payload(anomaly("a", 0))["text"] == format_alert(anomaly("a", 0))
+
+
+def test_webhook_receives_the_payload():
+    got = []
+
+    class H(BaseHTTPRequestHandler):
+        def do_POST(self):
+            got.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *a):
+            pass
+
+    srv = HTTPServer(("127.0.0.1", 0), H)
+    t = threading.Thread(target=srv.handle_request)
+    t.start()
+    assert post_webhook(f"http://127.0.0.1:{srv.server_port}/hook", {"text": "hi"})
+    t.join(5)
+    srv.server_close()
+    assert got == [{"text": "hi"}]
+    assert post_webhook("http://127.0.0.1:1/nothing-listens", {"text": "x"}, timeout_s=1) is False
+
+
+def test_report_matches_alerts_to_incidents():
+    incs = [Incident("a", "cpu_spike", 10_000, 20_000), Incident("b", "memory_leak", 10_000, 20_000)]
+    alerts = [anomaly("a", 12_000), anomaly("c", 12_000), anomaly("b", 45_000)]
+    r = score_alerts(incs, alerts, events=100, entities=3, grace_s=30)
+    assert (r["detected_incidents"], r["false_alerts"], r["precision"], r["recall"]) == (2, 1, 0.6667, 1.0)
+    assert r["median_detection_delay_s"] == 18.5 and r["recall_by_type"] == {
+        "cpu_spike": 1.0,
+        "memory_leak": 1.0,
+    }
+    r = score_alerts(incs, alerts, events=100, entities=3, grace_s=10)
+    assert r["recall_by_type"]["memory_leak"] == 0.0

@@ -1,0 +1,42 @@
+import json
+
+import pytest
+
+from detector.config import ConfigError, config_from_json, load_config
+
+
+def test_defaults_and_precedence(tmp_path):
+    f = tmp_path / "c.json"
+    f.write_text(json.dumps({"redis": {"port": 7000, "db": 2}, "window": {"short": 5}}))
+    cfg = load_config(f, ["redis.db=3"], env={"SENTINEL_REDIS__PORT": "7001", "OTHER": "x"})
+    assert (cfg.redis.port, cfg.redis.db, cfg.window.short) == (7001, 3, 5)
+    assert cfg.kafka.input_topic == "system-metrics"
+
+
+def test_lists_and_bools_from_strings():
+    cfg = load_config(None, ["stream.metrics=a,b", "redis.tls=true"], env={})
+    assert cfg.stream.metrics == ["a", "b"]
+    assert cfg.redis.tls is True
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("redis.port=abc", "redis.port"),
+        ("nope.x=1", "unknown config section"),
+        ("redis.nope=1", "unknown field"),
+        ("window.short=1", "window.short"),
+        ("job.execution_mode=fast", "execution_mode"),
+        ("bad", "section.field"),
+    ],
+)
+def test_bad_values_are_named(override, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, [override], env={})
+
+
+def test_secrets_are_redacted_but_round_trip():
+    cfg = load_config(None, ["redis.password=hunter2", "kafka.sasl_password=s3cret"], env={})
+    assert "hunter2" not in repr(cfg) and "s3cret" not in str(cfg.to_dict())
+    again = config_from_json(cfg.to_json())
+    assert again.redis.password == "hunter2" and again.kafka.sasl_password == "s3cret"

@@ -1,0 +1,63 @@
+"""The lean numpy path must equal the reference libraries (Keras predict, sklearn score_samples)."""
+
+import numpy as np
+import pytest
+from sklearn.ensemble import IsolationForest
+
+from detector.inference import ForestArrays
+
+
+def test_forest_arrays_equal_sklearn_score_samples():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2000, 6))
+    forest = IsolationForest(n_estimators=50, max_samples=128, max_features=0.7, random_state=1).fit(x)
+    probe = np.vstack([rng.normal(size=(500, 6)), rng.normal(5, 1, size=(20, 6))])
+    np.testing.assert_allclose(
+        ForestArrays.from_sklearn(forest).anomaly_score(probe), -forest.score_samples(probe), rtol=1e-12
+    )
+
+
+def test_model_equals_keras_and_sklearn_reference(fitted, cfg):
+    from detector.engine import featurize
+    from generator.simulate import FleetSpec
+    from training.data import simulated_events
+
+    x, _, _ = featurize(simulated_events(FleetSpec(hosts=5, seed=99), 120, 1_800_000_000_000, cfg), cfg)
+    m = fitted.model
+    xs = m.transform(x)
+    ref_recon = fitted.keras_model.predict(xs, verbose=0)
+    np.testing.assert_allclose(m.decoder(m.encoder(xs)), ref_recon, rtol=1e-4, atol=1e-4)
+
+    z = m.encoder(xs)
+    log_err = np.log(np.mean((xs - m.decoder(z)) ** 2, axis=1) + 1e-9)
+    ref_iso = -fitted.forest.score_samples(np.column_stack([z, log_err]))
+    np.testing.assert_allclose(m.forest.anomaly_score(np.column_stack([z, log_err])), ref_iso, rtol=1e-9)
+
+    batch = m.score(x)
+    one_by_one = np.array([m.score(row).score[0] for row in x])
+    np.testing.assert_allclose(batch.score, one_by_one, rtol=1e-12)
+    assert batch.metric_error.shape == (len(x), len(cfg.stream.metrics))
+
+
+def test_scores_are_higher_for_anomalies(fitted, cfg):
+    from detector.engine import featurize
+    from generator.simulate import FleetSpec
+    from training.data import simulated_events
+
+    x, _, _ = featurize(simulated_events(FleetSpec(hosts=3, seed=5), 80, 1_800_000_000_000, cfg), cfg)
+    bad = x.copy()
+    bad[:, 0] += 40  # cpu last value far off
+    assert fitted.model.score(bad).score.mean() > fitted.model.score(x).score.mean() + 1
+    assert (fitted.model.score(x).score < fitted.model.threshold).mean() > 0.98
+
+
+@pytest.mark.parametrize("metrics", [["cpu_usage"], ["x", "y"]])
+def test_detector_refuses_a_model_for_other_metrics(fitted, cfg, metrics):
+    import copy
+
+    from detector.engine import EntityDetector
+
+    other = copy.deepcopy(cfg)
+    other.stream.metrics = metrics
+    with pytest.raises(ValueError, match="trained on metrics"):
+        EntityDetector(other, fitted.model)

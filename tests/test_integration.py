@@ -1,0 +1,105 @@
+"""The real job on a local MiniCluster, with the real broker and redis-server (parallelism 1 and 2)."""
+
+import json
+
+import numpy as np
+import pytest
+
+from alerting.dedupe import AlertDeduper
+from detector.config import load_config
+from detector.events import MalformedEvent, parse_event
+from embedded.job import JobProcess
+from embedded.kafka import create_topics, produce_json, producer, read_topic
+from embedded.report import score_alerts
+from feature_store.keys import HISTORY_STREAM, latest_key
+from feature_store.store import RedisFeatureStore
+from generator.simulate import INCIDENT_TYPES, Fleet, FleetSpec
+
+pytestmark = pytest.mark.integration
+
+HOSTS, STEPS, INCIDENTS = 30, 150, 10
+T0 = 1_795_000_000_000
+MALFORMED = [
+    b"{not json",
+    b"",
+    b"null",
+    b'{"timestamp": "soon", "host": "h", "service": "s", "cpu_usage": 1}',
+    b'{"timestamp": 1795000000000, "host": "h", "service": "s", "cpu_usage": "NaN-ish"}',
+    b'{"timestamp": 1795000000000, "host": "h", "service": "s", "cpu_usage": Infinity}',
+    b'{"timestamp": 1795000000000, "service": "s", "cpu_usage": 1}',
+    b"\xff\xfe\xfd",
+    b'{"timestamp": 1795000000000, "host": "h", "service": "s", "cpu_usage": 1e200}',
+]
+
+
+def expected_reason(payload: bytes, cfg) -> str:
+    """The reason the parser gives for a payload, decoded as the job's Java source decodes it."""
+    try:
+        parse_event(payload.decode("utf-8", errors="replace"), cfg.stream.entity_labels, cfg.stream.metrics)
+    except MalformedEvent as e:
+        return e.reason
+    raise AssertionError(f"{payload!r} parses")
+
+
+@pytest.mark.parametrize("parallelism", [1, 2])
+def test_job_detects_incidents_and_writes_features(stack, model_dir, tmp_path, parallelism):
+    cfg = load_config(env={})
+    k = cfg.kafka
+    create_topics(
+        stack.bootstrap, [k.input_topic, k.anomalies_topic, k.scores_topic, k.dlq_topic, k.late_topic]
+    )
+    fleet = Fleet(FleetSpec(hosts=HOSTS, seed=99))
+    incidents = fleet.schedule_incidents(45, STEPS, INCIDENTS, T0)
+    events = list(fleet.events(T0, STEPS))
+    prod = producer(stack.bootstrap)
+    half = len(events) // 2  # malformed records in the middle of good data
+    produce_json(prod, k.input_topic, events[:half], key_of=lambda e: e["host"])
+    for bad in MALFORMED:
+        prod.produce(k.input_topic, bad)
+    produce_json(prod, k.input_topic, events[half:], key_of=lambda e: e["host"])
+    late = dict(events[0], cpu_usage=99.0)  # older than its entity's clock: late output, not lost
+    produce_json(prod, k.input_topic, [late])
+    del prod  # flushed; gone before the broker stops
+
+    cfg.kafka.bootstrap_servers = stack.bootstrap
+    cfg.redis.port = stack.redis_port
+    cfg.job.model_dir = str(model_dir)
+    cfg.job.parallelism = parallelism
+    job = JobProcess(cfg, tmp_path / "job.log")
+    try:
+        scores = read_topic(
+            stack.bootstrap, k.scores_topic, lambda v: len(v) >= len(events), 300, alive=job.alive
+        )
+        anomalies = [
+            json.loads(v) for v in read_topic(stack.bootstrap, k.anomalies_topic, lambda v: False, 8)
+        ]
+        dlq = [
+            json.loads(v)
+            for v in read_topic(stack.bootstrap, k.dlq_topic, lambda v: len(v) >= len(MALFORMED), 30)
+        ]
+        late_out = read_topic(stack.bootstrap, k.late_topic, lambda v: len(v) >= 1, 30)
+    finally:
+        job.stop()
+    log = (tmp_path / "job.log").read_text()[-3000:]
+
+    assert len(scores) == len(events), log
+    dedupe = AlertDeduper(cfg.alert.cooldown_s)
+    report = score_alerts(incidents, [a for a in anomalies if dedupe.offer(a)], len(events), HOSTS)
+    assert report["precision"] >= 0.9 and report["recall"] >= 0.9, report
+    assert set(report["recall_by_type"]) == set(INCIDENT_TYPES)
+
+    assert sorted(d["reason"] for d in dlq) == sorted(expected_reason(b, cfg) for b in MALFORMED)
+    assert any(d["payload"] == "{not json" for d in dlq)
+    assert [json.loads(v)["reason"] for v in late_out] == ["older_than_entity_clock"]
+
+    store = RedisFeatureStore(cfg.redis)
+    scored_rows = HOSTS * (STEPS - cfg.window.warmup + 1)
+    assert store.client.xlen(HISTORY_STREAM) == scored_rows
+    assert len(store.client.keys(latest_key("*"))) == HOSTS
+    latest = store.read_latest(incidents[0].key)
+    assert latest is not None and latest.timestamp_ms == T0 + (STEPS - 1) * 1000
+    assert (
+        np.isfinite(latest.vector).all()
+        and 0 < store.client.ttl(latest_key(incidents[0].key)) <= cfg.redis.ttl_s
+    )
+    assert len(store.read_history()) == scored_rows

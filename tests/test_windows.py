@@ -1,0 +1,96 @@
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from detector.events import MetricEvent
+from detector.features import N_PER_METRIC, compute_features, feature_names
+from detector.windows import EntityState, LateEvent, flush_pending, observe
+
+M = ["a", "b"]
+
+
+def ev(t, **values):
+    return MetricEvent("k", t, values)
+
+
+def test_wide_event_completes_a_row_at_once():
+    s = EntityState.new(2, 5)
+    rows = observe(s, ev(1000, a=1.0, b=2.0), M, 0.3, 0.02)
+    assert len(rows) == 1 and rows[0].values.tolist() == [1.0, 2.0] and s.count == 1
+
+
+def test_narrow_events_merge_and_complete_on_a_later_timestamp():
+    s = EntityState.new(2, 5)
+    assert observe(s, ev(1000, a=1.0), M, 0.3, 0.02) == []
+    rows = observe(s, ev(1000, b=2.0), M, 0.3, 0.02)
+    assert [r.timestamp_ms for r in rows] == [1000]
+    assert observe(s, ev(2000, a=5.0), M, 0.3, 0.02) == []
+    rows = observe(s, ev(3000, a=6.0), M, 0.3, 0.02)  # b missing at 2000: forward-filled
+    assert rows[0].values.tolist() == [5.0, 2.0] and rows[0].observed.tolist() == [True, False]
+    assert flush_pending(s, 0.3, 0.02).values.tolist() == [6.0, 2.0]
+
+
+def test_late_events_are_refused_without_touching_state():
+    s = EntityState.new(2, 5)
+    observe(s, ev(2000, a=1.0, b=1.0), M, 0.3, 0.02)
+    before = s.to_bytes()
+    with pytest.raises(LateEvent):
+        observe(s, ev(1000, a=9.0, b=9.0), M, 0.3, 0.02)
+    with pytest.raises(LateEvent):
+        observe(s, ev(2000, a=9.0, b=9.0), M, 0.3, 0.02)  # duplicate
+    assert s.to_bytes() == before
+
+
+def test_metric_never_seen_keeps_entity_warming_up():
+    s = EntityState.new(2, 5)
+    for t in range(10):
+        observe(s, ev(1000 * (t + 1), a=1.0), M, 0.3, 0.02)
+    flush_pending(s, 0.3, 0.02)
+    assert s.count == 0
+    observe(s, ev(20_000, a=1.0, b=1.0), M, 0.3, 0.02)
+    assert s.count == 1 and np.isfinite(s.ring).all()
+
+
+def test_state_bytes_round_trip_and_are_compact():
+    s = EntityState.new(5, 30)
+    for t in range(40):
+        observe(s, MetricEvent("k", 1000 * (t + 1), {m: float(t) for m in "abcde"}), list("abcde"), 0.3, 0.02)
+    s.alert_flags = 0b101
+    data = s.to_bytes()
+    back = EntityState.from_bytes(data)
+    assert len(data) < 2048
+    assert back.to_bytes() == data
+    np.testing.assert_allclose(back.window(), s.window(), rtol=1e-6)
+
+
+def test_features_are_named_and_follow_the_window():
+    s = EntityState.new(1, 10)
+    for t in range(10):
+        observe(s, MetricEvent("k", 1000 * (t + 1), {"a": float(t)}), ["a"], 0.3, 0.02)
+    f = dict(zip(feature_names(["a"]), compute_features(s, 4), strict=True))
+    assert len(f) == N_PER_METRIC
+    assert f["a.last"] == 9.0 and f["a.max_short"] == 9.0 and f["a.min_short"] == 6.0
+    assert f["a.slope_short"] == pytest.approx(1.0) and f["a.slope_long"] == pytest.approx(1.0)
+    assert f["a.mean_long"] == pytest.approx(4.5)
+
+
+@settings(deadline=None, max_examples=60)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 5000), st.sampled_from(["a", "b"]), st.floats(-1e12, 1e12)),
+        min_size=1,
+        max_size=80,
+    )
+)
+def test_windows_never_produce_nan_features(steps):
+    s = EntityState.new(2, 6)
+    t = 0
+    for gap, metric, value in steps:
+        t += gap
+        try:
+            observe(s, ev(t, **{metric: value}), M, 0.3, 0.02)
+        except LateEvent:
+            continue
+        if s.count >= 6:
+            assert np.isfinite(compute_features(s, 3)).all()
