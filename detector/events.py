@@ -89,7 +89,7 @@ def _entity_key(labels: dict, entity_labels: Sequence[str]) -> str:
         if v is None or isinstance(v, dict | list) or str(v).strip() == "":
             raise MalformedEvent("missing_label", label)
         s = str(v)
-        if len(s) > 200 or "/" in s:
+        if len(s) > 200 or "/" in s or "\t" in s:
             raise MalformedEvent("bad_label", f"{label}={s[:40]!r}")
         parts.append(s)
     return "/".join(parts)

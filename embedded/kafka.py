@@ -90,11 +90,13 @@ def read_topic(
     until: Callable[[list[bytes]], bool],
     timeout_s: float,
     alive: Callable[[], bool] = lambda: True,
+    keys: list[bytes | None] | None = None,
 ) -> list[bytes]:
     """Read values from the start of ``topic`` until ``until(values)`` is true or the timeout passes.
 
     (No "read to the high watermark": the embedded broker can under-report it.) Stops early, raising
-    RuntimeError, when ``alive()`` turns false (e.g. the job process died).
+    RuntimeError, when ``alive()`` turns false (e.g. the job process died). Record keys are appended
+    to ``keys`` when it is given.
     """
     c = assign_from_start(bootstrap, topic)
     out: list[bytes] = []
@@ -106,6 +108,8 @@ def read_topic(
             for msg in c.consume(1000, 0.5):
                 if not msg.error():
                     out.append(msg.value())
+                    if keys is not None:
+                        keys.append(msg.key())
     finally:
         c.close()
     return out

@@ -15,7 +15,7 @@ if __package__ in (None, ""):  # `flink run -py jobs/detect.py`: make the projec
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pyflink.common import Configuration, Duration, Types, WatermarkStrategy
-from pyflink.common.serialization import SimpleStringSchema
+from pyflink.common.serialization import SerializationSchema, SimpleStringSchema
 from pyflink.common.watermark_strategy import TimestampAssigner
 from pyflink.datastream import CheckpointingMode, DataStream, StreamExecutionEnvironment
 from pyflink.datastream.connectors.base import DeliveryGuarantee
@@ -26,6 +26,7 @@ from pyflink.datastream.connectors.kafka import (
     KafkaSource,
 )
 from pyflink.datastream.functions import KeySelector
+from pyflink.java_gateway import get_gateway
 
 from detector.config import Config, ConfigError, load_config
 from detector.model_store import ModelIntegrityError, verify
@@ -33,7 +34,11 @@ from udfs.detect import LATE_TAG, SCORES_TAG, DetectAnomalies
 from udfs.parse import DLQ_TAG, ParseEvents
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_JARS = [ROOT / ".cache/jars/flink-connector-kafka.jar", ROOT / ".cache/jars/kafka-clients.jar"]
+DEFAULT_JARS = [
+    ROOT / ".cache/jars/flink-connector-kafka.jar",
+    ROOT / ".cache/jars/kafka-clients.jar",
+    ROOT / ".cache/jars/sentinel-flink-helpers.jar",  # built from java/ by scripts/bootstrap.sh
+]
 
 
 class EventTime(TimestampAssigner):
@@ -93,14 +98,21 @@ def kafka_properties(cfg: Config) -> dict[str, str]:
     return props
 
 
+def split_schema(key: bool) -> SerializationSchema:
+    """Key or value half of a ``key\tvalue`` element (java/src/.../KeyValueSplitSchema.java)."""
+    return SerializationSchema(get_gateway().jvm.io.sentinel.flink.KeyValueSplitSchema(key))
+
+
 def kafka_sink(cfg: Config, topic: str) -> KafkaSink:
+    """A Kafka sink for ``key\tvalue`` string elements: record key = the key, value = the rest."""
     builder = (
         KafkaSink.builder()
         .set_bootstrap_servers(cfg.kafka.bootstrap_servers)
         .set_record_serializer(
             KafkaRecordSerializationSchema.builder()
             .set_topic(topic)
-            .set_value_serialization_schema(SimpleStringSchema())
+            .set_key_serialization_schema(split_schema(key=True))
+            .set_value_serialization_schema(split_schema(key=False))
             .build()
         )
         .set_delivery_guarantee(DeliveryGuarantee.AT_LEAST_ONCE)

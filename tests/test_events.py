@@ -73,6 +73,7 @@ def test_missing_metric_is_fine_but_none_at_all_is_not():
             "unknown_metric",
         ),
         (b"\xff\xfe", "not_utf8"),
+        ('{"timestamp": 1795341600000, "host": "a\\tb", "service": "b", "cpu_usage": 1}', "bad_label"),
         ("x" * 70_000, "too_large"),
     ],
 )

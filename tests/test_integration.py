@@ -70,9 +70,9 @@ def test_job_detects_incidents_and_writes_features(stack, model_dir, tmp_path, p
         scores = read_topic(
             stack.bootstrap, k.scores_topic, lambda v: len(v) >= len(events), 300, alive=job.alive
         )
-        anomalies = [
-            json.loads(v) for v in read_topic(stack.bootstrap, k.anomalies_topic, lambda v: False, 8)
-        ]
+        anomaly_keys: list = []
+        raw = read_topic(stack.bootstrap, k.anomalies_topic, lambda v: False, 8, keys=anomaly_keys)
+        anomalies = [json.loads(v) for v in raw]
         dlq = [
             json.loads(v)
             for v in read_topic(stack.bootstrap, k.dlq_topic, lambda v: len(v) >= len(MALFORMED), 30)
@@ -83,6 +83,7 @@ def test_job_detects_incidents_and_writes_features(stack, model_dir, tmp_path, p
     log = (tmp_path / "job.log").read_text()[-3000:]
 
     assert len(scores) == len(events), log
+    assert anomalies and [key.decode() for key in anomaly_keys] == [a["key"] for a in anomalies]
     dedupe = AlertDeduper(cfg.alert.cooldown_s)
     report = score_alerts(incidents, [a for a in anomalies if dedupe.offer(a)], len(events), HOSTS)
     assert report["precision"] >= 0.9 and report["recall"] >= 0.9, report

@@ -1,5 +1,7 @@
 """KeyedProcessFunction: per-entity window state -> features -> model score -> anomalies.
 
+Outputs are ``key\tjson`` strings: the Kafka sinks write the entity as the record key.
+
 State is one ValueState of compact bytes (see detector.windows). Feature-store writes are buffered
 and flushed by size or by a processing-time timer; a Redis failure only degrades the store.
 """
@@ -26,14 +28,19 @@ log = logging.getLogger(__name__)
 
 
 def late_record(event, reason: str, watermark: int) -> str:
-    return json.dumps(
-        {
-            "reason": reason,
-            "key": event.key,
-            "event_time_ms": event.timestamp_ms,
-            "watermark_ms": watermark,
-            "values": event.values,
-        }
+    """``key\tjson`` record for the late-events topic."""
+    return (
+        event.key
+        + "\t"
+        + json.dumps(
+            {
+                "reason": reason,
+                "key": event.key,
+                "event_time_ms": event.timestamp_ms,
+                "watermark_ms": watermark,
+                "values": event.values,
+            }
+        )
     )
 
 
@@ -93,14 +100,14 @@ class DetectAnomalies(KeyedProcessFunction):
         self.state.update(state.to_bytes())
         for rec in out.anomalies:
             self.m_anomalies.inc()
-            yield json.dumps(rec)
+            yield f"{event.key}\t{json.dumps(rec)}"
         for rec in out.scores:
             if rec["status"] == "warming_up":
                 self.m_warming.inc()
             else:
                 self.m_rows.inc()
             if self.emit_scores:
-                yield SCORES_TAG, json.dumps(rec)
+                yield SCORES_TAG, f"{event.key}\t{json.dumps(rec)}"
         if self.writer is not None:
             for ts, vec in out.features:
                 self.writer.add(self._row(event.key, ts, vec), now_ms)

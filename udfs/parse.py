@@ -14,9 +14,18 @@ DLQ_TAG = OutputTag("dlq", Types.STRING())
 
 
 def dlq_record(payload: str, reason: str, detail: str) -> str:
-    """The dead-letter record: the original payload, why it was rejected, and when."""
-    return json.dumps(
-        {"reason": reason, "detail": detail, "payload": payload, "rejected_at_ms": int(time.time() * 1000)}
+    """Dead-letter record ``reason\tjson`` (Kafka key = reason): the payload, why it was rejected, when."""
+    return (
+        reason
+        + "\t"
+        + json.dumps(
+            {
+                "reason": reason,
+                "detail": detail,
+                "payload": payload,
+                "rejected_at_ms": int(time.time() * 1000),
+            }
+        )
     )
 
 
