@@ -41,6 +41,22 @@ def expected_reason(payload: bytes, cfg) -> str:
     raise AssertionError(f"{payload!r} parses")
 
 
+NARROW_HOSTS = {"host-0000", "host-0001", "host-0002"}
+
+
+def as_sent(events: list[dict]) -> list[dict]:
+    """Some hosts report in the narrow shape (one record per metric), the rest wide."""
+    out = []
+    for e in events:
+        if e["host"] not in NARROW_HOSTS:
+            out.append(e)
+            continue
+        labels = {"host": e["host"], "service": e["service"]}
+        for m in ("cpu_usage", "memory_usage", "response_time_ms", "disk_io_mb", "network_io_mb"):
+            out.append({"timestamp": e["timestamp"], "labels": labels, "metric": m, "value": e[m]})
+    return out
+
+
 @pytest.mark.parametrize("parallelism", [1, 2])
 def test_job_detects_incidents_and_writes_features(stack, model_dir, tmp_path, parallelism):
     cfg = load_config(env={})
@@ -51,12 +67,14 @@ def test_job_detects_incidents_and_writes_features(stack, model_dir, tmp_path, p
     fleet = Fleet(FleetSpec(hosts=HOSTS, seed=99))
     incidents = fleet.schedule_incidents(45, STEPS, INCIDENTS, T0)
     events = list(fleet.events(T0, STEPS))
+    sent = as_sent(events)
+    host_of = lambda e: e.get("host") or e["labels"]["host"]  # noqa: E731
     prod = producer(stack.bootstrap)
-    half = len(events) // 2  # malformed records in the middle of good data
-    produce_json(prod, k.input_topic, events[:half], key_of=lambda e: e["host"])
+    half = len(sent) // 2  # malformed records in the middle of good data
+    produce_json(prod, k.input_topic, sent[:half], key_of=host_of)
     for bad in MALFORMED:
         prod.produce(k.input_topic, bad)
-    produce_json(prod, k.input_topic, events[half:], key_of=lambda e: e["host"])
+    produce_json(prod, k.input_topic, sent[half:], key_of=host_of)
     late = dict(events[0], cpu_usage=99.0)  # older than its entity's clock: late output, not lost
     produce_json(prod, k.input_topic, [late])
     del prod  # flushed; gone before the broker stops
@@ -104,3 +122,27 @@ def test_job_detects_incidents_and_writes_features(stack, model_dir, tmp_path, p
         and 0 < store.client.ttl(latest_key(incidents[0].key)) <= cfg.redis.ttl_s
     )
     assert len(store.read_history()) == scored_rows
+
+    if parallelism == 1:  # the data team's path: train a new version from the history the job wrote
+        from training.cli import main as train
+
+        out = tmp_path / "retrained"
+        assert (
+            train(
+                [
+                    "--source",
+                    "redis",
+                    "--out",
+                    str(out),
+                    "--epochs",
+                    "2",
+                    "--quiet",
+                    "--set",
+                    f"redis.port={stack.redis_port}",
+                ]
+            )
+            == 0
+        )
+        manifest = json.loads(next(out.glob("v*/manifest.json")).read_text())
+        assert manifest["training_data"]["source"] == "redis"
+        assert manifest["training_data"]["feature_rows"] == scored_rows
