@@ -47,16 +47,16 @@ def ensure_model(models_root: Path, cfg: Config, log_path: Path, epochs: int = 4
 
 
 class JobProcess:
-    """``python -m jobs.detect`` with the given config, in its own process group."""
+    """``python -m jobs.detect`` (or another job module) with the given config, in its own process group."""
 
-    def __init__(self, cfg: Config, log_path: Path):
+    def __init__(self, cfg: Config, log_path: Path, module: str = "jobs.detect"):
         log_path.parent.mkdir(parents=True, exist_ok=True)
         self.log_path = log_path
         config_file = log_path.with_suffix(".config.json")
         config_file.write_text(cfg.to_json())
         config_file.chmod(0o600)  # it may hold secrets
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "jobs.detect", "--config", str(config_file)],
+            [sys.executable, "-m", module, "--config", str(config_file)],
             stdout=log_path.open("w"),
             stderr=subprocess.STDOUT,
             start_new_session=True,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ from detector.config import Config, ConfigError, load_config
 from detector.model_store import ModelIntegrityError, verify
 from udfs.detect import LATE_TAG, SCORES_TAG, DetectAnomalies
 from udfs.parse import DLQ_TAG, ParseEvents
+from udfs.progress import PROGRESS_TAG
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_JARS = [
@@ -46,9 +48,14 @@ class EventTime(TimestampAssigner):
         return value.timestamp_ms
 
 
-class EntityKey(KeySelector):
+class EntityBucket(KeySelector):
+    """Stable bucket of the entity (crc32, not Python's salted hash): same entity, same subtask."""
+
+    def __init__(self, buckets: int):
+        self.buckets = buckets
+
     def get_key(self, value):
-        return value.key
+        return zlib.crc32(value.key.encode()) % self.buckets
 
 
 def build_pipeline(raw: DataStream, cfg: Config) -> dict[str, DataStream]:
@@ -68,7 +75,7 @@ def build_pipeline(raw: DataStream, cfg: Config) -> dict[str, DataStream]:
         events.assign_timestamps_and_watermarks(watermarks)
         .name("event-time")
         .uid("event-time")
-        .key_by(EntityKey(), key_type=Types.STRING())
+        .key_by(EntityBucket(cfg.job.state_buckets), key_type=Types.INT())
         .process(DetectAnomalies(cfg.to_json()), output_type=Types.STRING())
         .name("detect-anomalies")
         .uid("detect-anomalies")
@@ -78,6 +85,7 @@ def build_pipeline(raw: DataStream, cfg: Config) -> dict[str, DataStream]:
         "scores": detected.get_side_output(SCORES_TAG),
         "late": detected.get_side_output(LATE_TAG),
         "dlq": events.get_side_output(DLQ_TAG),
+        "progress": detected.get_side_output(PROGRESS_TAG),
     }
 
 
@@ -126,6 +134,12 @@ def create_environment(cfg: Config) -> StreamExecutionEnvironment:
     """Execution environment with jars, Python executable, mode, parallelism and checkpointing."""
     conf = Configuration()
     conf.set_string("python.execution-mode", cfg.job.execution_mode)
+    conf.set_string("python.fn-execution.bundle.time", str(cfg.job.bundle_time_ms))
+    conf.set_string("python.fn-execution.bundle.size", str(cfg.job.bundle_size))
+    conf.set_string("python.state.cache-size", str(cfg.job.state_cache_size))
+    conf.set_string("python.map-state.read-cache-size", str(cfg.job.state_cache_size))
+    conf.set_string("python.map-state.write-cache-size", str(cfg.job.state_cache_size))
+    conf.set_string("execution.buffer-timeout.interval", f"{cfg.job.buffer_timeout_ms} ms")
     env = StreamExecutionEnvironment.get_execution_environment(conf)
     jars = [Path(j) for j in cfg.job.jars] or DEFAULT_JARS
     missing = [str(j) for j in jars if not Path(j).is_file()]
@@ -142,8 +156,8 @@ def create_environment(cfg: Config) -> StreamExecutionEnvironment:
     return env
 
 
-def attach_kafka(env: StreamExecutionEnvironment, cfg: Config) -> None:
-    """Kafka source -> pipeline -> Kafka sinks."""
+def kafka_source_stream(env: StreamExecutionEnvironment, cfg: Config) -> DataStream:
+    """The input topic as a stream of JSON strings."""
     k = cfg.kafka
     # committed_offsets(reset) would need the shaded kafka-clients of the SQL connector jar; on restart
     # the offsets come from the checkpoint anyway, so a fresh job starts at earliest or latest.
@@ -162,11 +176,18 @@ def attach_kafka(env: StreamExecutionEnvironment, cfg: Config) -> None:
         .set_properties(kafka_properties(cfg))
         .build()
     )
-    raw = env.from_source(source, WatermarkStrategy.no_watermarks(), "kafka-metrics").uid("kafka-metrics")
-    outputs = build_pipeline(raw, cfg)
+    return env.from_source(source, WatermarkStrategy.no_watermarks(), "kafka-metrics").uid("kafka-metrics")
+
+
+def attach_kafka(env: StreamExecutionEnvironment, cfg: Config) -> None:
+    """Kafka source -> pipeline -> Kafka sinks."""
+    k = cfg.kafka
+    outputs = build_pipeline(kafka_source_stream(env, cfg), cfg)
     topics: dict[str, Any] = {"anomalies": k.anomalies_topic, "dlq": k.dlq_topic, "late": k.late_topic}
     if cfg.job.emit_scores and k.scores_topic:
         topics["scores"] = k.scores_topic
+    if cfg.job.progress_every > 0:
+        topics["progress"] = k.progress_topic
     for name, topic in topics.items():
         outputs[name].sink_to(kafka_sink(cfg, topic)).name(f"sink-{name}").uid(f"sink-{name}")
 

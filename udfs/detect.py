@@ -2,7 +2,8 @@
 
 Outputs are ``key\tjson`` strings: the Kafka sinks write the entity as the record key.
 
-State is one ValueState of compact bytes (see detector.windows). Feature-store writes are buffered
+Keyed by entity bucket; each entity's state is one MapState entry of compact bytes (see
+detector.windows and job.state_buckets). Feature-store writes are buffered
 and flushed by size or by a processing-time timer; a Redis failure only degrades the store.
 """
 
@@ -14,12 +15,13 @@ import time
 
 from pyflink.common import Types
 from pyflink.datastream import KeyedProcessFunction, OutputTag
-from pyflink.datastream.state import ValueStateDescriptor
+from pyflink.datastream.state import MapStateDescriptor
 
 from detector.config import config_from_json
 from detector.engine import EntityDetector
 from detector.model_store import load_model
 from detector.windows import EntityState, LateEvent
+from udfs.progress import PROGRESS_TAG, ProgressCounter
 
 SCORES_TAG = OutputTag("scores", Types.STRING())
 LATE_TAG = OutputTag("late", Types.STRING())
@@ -54,8 +56,8 @@ class DetectAnomalies(KeyedProcessFunction):
         model, manifest = load_model(cfg.job.model_dir)  # refuses a tampered directory
         self.detector = EntityDetector(cfg, model)
         self.emit_scores = cfg.job.emit_scores
-        self.state = runtime_context.get_state(
-            ValueStateDescriptor("entity", Types.PRIMITIVE_ARRAY(Types.BYTE()))
+        self.state = runtime_context.get_map_state(
+            MapStateDescriptor("entities", Types.STRING(), Types.PRIMITIVE_ARRAY(Types.BYTE()))
         )
         self.writer = None
         if cfg.redis.enabled:
@@ -80,15 +82,19 @@ class DetectAnomalies(KeyedProcessFunction):
         self.m_behind_wm = group.counter("events_behind_watermark")
         self.m_warming = group.counter("rows_warming_up")
         self._timer_at = 0
+        self.progress = ProgressCounter(runtime_context.get_index_of_this_subtask(), cfg.job.progress_every)
         log.info("model %s loaded from %s", model.version, manifest["path"])
 
     def process_element(self, event, ctx):
+        marker = self.progress.tick()
+        if marker is not None:
+            yield PROGRESS_TAG, marker
         # Lateness is judged per entity (its rows must stay in order); the global watermark can run
         # ahead of a slower partition, so an event behind it is counted but still scored.
         watermark = ctx.timer_service().current_watermark()
         if event.timestamp_ms < watermark:
             self.m_behind_wm.inc()
-        raw = self.state.value()
+        raw = self.state.get(event.key)
         state = EntityState.from_bytes(bytes(raw)) if raw is not None else self.detector.new_state()
         now_ms = int(time.time() * 1000)
         try:
@@ -97,7 +103,7 @@ class DetectAnomalies(KeyedProcessFunction):
             self.m_late.inc()
             yield LATE_TAG, late_record(event, "older_than_entity_clock", watermark)
             return
-        self.state.update(state.to_bytes())
+        self.state.put(event.key, state.to_bytes())
         for rec in out.anomalies:
             self.m_anomalies.inc()
             yield f"{event.key}\t{json.dumps(rec)}"
