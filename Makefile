@@ -2,13 +2,16 @@
 PY := .venv/bin/python
 DURATION ?= 120
 
-.PHONY: setup demo test unit integration lint clean
+.PHONY: setup demo bench test unit integration lint clean
 
 setup:
 	@bash scripts/bootstrap.sh
 
 demo: setup
 	$(PY) -m embedded.demo --duration $(DURATION)
+
+bench: setup
+	$(PY) -m embedded.bench
 
 lint: setup
 	$(PY) -m ruff check .

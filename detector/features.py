@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from detector.kernels import window_features
 from detector.windows import EntityState
 
 FEATURES_PER_METRIC = (
@@ -24,7 +25,6 @@ FEATURES_PER_METRIC = (
     "baseline_z",
 )
 N_PER_METRIC = len(FEATURES_PER_METRIC)
-_EPS = 1e-6
 
 
 def feature_names(metrics: list[str]) -> list[str]:
@@ -32,36 +32,16 @@ def feature_names(metrics: list[str]) -> list[str]:
     return [f"{m}.{f}" for m in metrics for f in FEATURES_PER_METRIC]
 
 
-def _slope(w: np.ndarray) -> np.ndarray:
-    """Least-squares slope per column of ``w`` (per step)."""
-    n = w.shape[0]
-    x = np.arange(n, dtype=np.float64) - (n - 1) / 2.0
-    return (x @ (w - w.mean(axis=0))) / float(x @ x)
-
-
 def compute_features(state: EntityState, short: int) -> np.ndarray:
-    """Feature vector (n_metrics * N_PER_METRIC,) of the entity's current window."""
-    w = state.window()
-    s = w[-short:]
-    last = w[-1]
-    base_std = np.sqrt(state.base_var) + _EPS
-    feats = np.stack(
-        [
-            last,
-            s.mean(axis=0),
-            s.std(axis=0),
-            s.min(axis=0),
-            s.max(axis=0),
-            _slope(s),
-            w.mean(axis=0),
-            w.std(axis=0),
-            _slope(w),
-            state.ewma,
-            np.clip((last - state.base_mean) / base_std, -50.0, 50.0),
-        ],
-        axis=1,
-    )  # (n_metrics, N_PER_METRIC)
-    return feats.ravel()
+    """Feature vector (n_metrics * N_PER_METRIC,) of the entity's current window.
+
+    Per metric: last value; mean, std, min, max and least-squares slope (per step) of the newest
+    ``short`` rows; mean, std and slope of the whole window; the EWMA; the z-score of the last value
+    against the slow EW baseline (clipped to +-50).
+    """
+    out = np.empty(state.ring.shape[1] * N_PER_METRIC)
+    window_features(state.ring, state.pos, state.ewma, state.base_mean, state.base_var, short, out)
+    return out
 
 
 def metric_of_feature(n_metrics: int) -> np.ndarray:

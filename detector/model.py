@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from detector.features import N_PER_METRIC
 from detector.inference import DenseStack, ForestArrays, dense_from_arrays, forest_from_arrays, to_arrays
+from detector.kernels import reconstruction_stats
 
 _EPS = 1e-9
 
@@ -57,30 +57,22 @@ class DetectionModel:
         """Standardise raw feature vectors (n, d)."""
         return (features - self.feature_mean) / self.feature_scale
 
-    def raw_parts(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """(latent, reconstruction, log reconstruction error, isolation score) before calibration."""
-        x = self.transform(features)
-        z = self.encoder(x)
-        xhat = self.decoder(z)
-        log_err = np.log(np.mean((x - xhat) ** 2, axis=1) + _EPS)
-        iso = self.forest.anomaly_score(np.column_stack([z, log_err]))
-        return z, xhat, log_err, iso
-
     def score(self, features: np.ndarray) -> ScoreBatch:
         """Score feature vectors (n, d) or one vector (d,)."""
         features = np.atleast_2d(np.asarray(features, dtype=np.float64))
-        x = self.transform(features)
+        n, n_m = features.shape[0], len(self.metrics)
+        x = (features - self.feature_mean) / self.feature_scale
         z = self.encoder(x)
         xhat = self.decoder(z)
-        err = (x - xhat) ** 2
-        log_err = np.log(err.mean(axis=1) + _EPS)
+        log_err = np.empty(n)
+        metric_error = np.empty((n, n_m))
+        expected = np.empty((n, n_m))
+        reconstruction_stats(
+            x, xhat, self.feature_mean, self.feature_scale, n_m, log_err, metric_error, expected
+        )
         iso = self.forest.anomaly_score(np.column_stack([z, log_err]))
         s_if = self.cal_iforest(iso)
         s_re = self.cal_recon(log_err)
-        n_m = len(self.metrics)
-        metric_error = err.reshape(len(features), n_m, N_PER_METRIC).sum(axis=2)
-        last_idx = np.arange(n_m) * N_PER_METRIC  # "last" is the first feature of each metric
-        expected = xhat[:, last_idx] * self.feature_scale[last_idx] + self.feature_mean[last_idx]
         return ScoreBatch(np.maximum(s_if, s_re), s_if, s_re, metric_error, expected)
 
     def to_arrays(self) -> dict[str, np.ndarray]:

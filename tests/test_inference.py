@@ -35,7 +35,7 @@ def test_model_equals_keras_and_sklearn_reference(fitted, cfg):
 
     batch = m.score(x)
     one_by_one = np.array([m.score(row).score[0] for row in x])
-    np.testing.assert_allclose(batch.score, one_by_one, rtol=1e-12)
+    np.testing.assert_allclose(batch.score, one_by_one, rtol=1e-9, atol=1e-12)  # BLAS batch vs row
     assert batch.metric_error.shape == (len(x), len(cfg.stream.metrics))
 
 
