@@ -38,6 +38,8 @@ class KafkaConfig:
     """Per-subtask progress markers (used when job.progress_every > 0, e.g. by the benchmark)."""
     group_id: str = "sentinel-detector"
     """Consumer group of the job's Kafka source."""
+    fetch_max_wait_ms: int = 10
+    """Longest time the job's source waits for a fetch to fill (Kafka default 500 ms: latency)."""
     starting_offsets: str = "earliest"
     """Where a fresh consumer group starts: earliest or latest."""
     security_protocol: str = "PLAINTEXT"

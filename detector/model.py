@@ -57,8 +57,8 @@ class DetectionModel:
         """Standardise raw feature vectors (n, d)."""
         return (features - self.feature_mean) / self.feature_scale
 
-    def score(self, features: np.ndarray) -> ScoreBatch:
-        """Score feature vectors (n, d) or one vector (d,)."""
+    def reconstruct(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Autoencoder stage: (latent, log reconstruction error, per-metric error, expected last values)."""
         features = np.atleast_2d(np.asarray(features, dtype=np.float64))
         n, n_m = features.shape[0], len(self.metrics)
         x = (features - self.feature_mean) / self.feature_scale
@@ -70,6 +70,11 @@ class DetectionModel:
         reconstruction_stats(
             x, xhat, self.feature_mean, self.feature_scale, n_m, log_err, metric_error, expected
         )
+        return z, log_err, metric_error, expected
+
+    def score(self, features: np.ndarray) -> ScoreBatch:
+        """Score feature vectors (n, d) or one vector (d,)."""
+        z, log_err, metric_error, expected = self.reconstruct(features)
         iso = self.forest.anomaly_score(np.column_stack([z, log_err]))
         s_if = self.cal_iforest(iso)
         s_re = self.cal_recon(log_err)

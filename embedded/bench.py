@@ -135,28 +135,34 @@ def measure_throughput(
 def measure_latency(
     cfg: Config, bootstrap: str, rate_eps: float, seconds: float, run_dir: Path
 ) -> dict[str, Any]:
-    """Steady load at ``rate_eps``; latency = time a score record is read - time its event was produced."""
+    """Steady load at ``rate_eps`` with incidents; latency = time an anomaly record is read from the
+    anomalies topic - time its event was produced (both on this machine's clock)."""
     cfg = copy.deepcopy(cfg)
     cfg.kafka.input_topic = "bench-latency-input"
-    cfg.kafka.scores_topic = "bench-latency-scores"
+    cfg.kafka.anomalies_topic = "bench-latency-anomalies"
     cfg.kafka.group_id = f"bench-latency-{time.time_ns()}"
-    cfg.job.emit_scores = True
-    create_topics(bootstrap, [cfg.kafka.input_topic, cfg.kafka.scores_topic])
+    cfg.job.progress_every = 500
+    cfg.kafka.progress_topic = "bench-latency-progress"
+    create_topics(bootstrap, [cfg.kafka.input_topic, cfg.kafka.anomalies_topic])
+    create_topics(bootstrap, [cfg.kafka.progress_topic], partitions=1)
     hosts = 500
-    spec = FleetSpec(hosts=hosts, seed=77)
-    fleet = Fleet(spec)
-    prod = producer(bootstrap, **{"linger.ms": 0})
-    sent: dict[tuple[str, int], float] = {}
-    step_ms = 1000
-    now_ms = int(time.time() * 1000) // step_ms * step_ms
+    fleet = Fleet(FleetSpec(hosts=hosts, seed=77, incident_duration_steps=20))
+    step_s = hosts / rate_eps  # event-time step = one round over all hosts at the target rate
+    step_ms = max(int(step_s * 1000), 1)
     warm = cfg.window.warmup + 2
+    now_ms = int(time.time() * 1000)
+    t0 = now_ms - warm * step_ms
+    live_steps = int(seconds / step_s)
+    fleet.schedule_incidents(warm + 3, warm + live_steps, max(live_steps // 25, 2) * 4, t0)
+    prod = producer(bootstrap, **{"linger.ms": 0})
     for s in range(warm):  # back-filled history so entities are past warm-up
-        for ev in fleet.events_at(now_ms - (warm - s) * step_ms):
+        for ev in fleet.events_at(t0 + s * step_ms):
             prod.produce(cfg.kafka.input_topic, json.dumps(ev).encode(), key=ev["host"].encode())
         prod.poll(0)
     prod.flush(30)
     job = JobProcess(cfg, run_dir / "latency.log")
-    consumer = assign_from_start(bootstrap, cfg.kafka.scores_topic, **{"fetch.wait.max.ms": 5})
+    consumer = assign_from_start(bootstrap, cfg.kafka.anomalies_topic, **{"fetch.wait.max.ms": 5})
+    sent: dict[tuple[str, int], float] = {}
     latencies: list[float] = []
     stop = threading.Event()
 
@@ -168,59 +174,54 @@ def measure_latency(
                 t = time.time()
                 r = json.loads(msg.value())
                 k = (r["key"], r["event_time_ms"])
-                if k in sent and r["status"] != "warming_up":
+                if k in sent:
                     latencies.append((t - sent[k]) * 1000)
 
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
+    produced = 0
     try:
-        # probe once a second until the first post-warm-up score comes back (the job has started and
-        # caught up with the back-fill; no watermark-based lag: the embedded broker under-reports it)
-        deadline = time.time() + 120
-        while time.time() < deadline and job.alive():
-            probe = fleet.events_at(now_ms)
-            for ev in probe:
-                prod.produce(cfg.kafka.input_topic, json.dumps(ev).encode(), key=ev["host"].encode())
-                sent[(f"{ev['host']}/{ev['service']}", ev["timestamp"])] = time.time()
-            prod.flush(5)
-            now_ms += step_ms
-            time.sleep(1.0)
-            if latencies:
-                break
-        latencies.clear()
-        say(f"latency: steady load of {rate_eps:.0f} events/s for {seconds:.0f} s")
+        # the clock starts once the job has consumed the back-fill (no backlog in the measurement)
+        progress = assign_from_start(bootstrap, cfg.kafka.progress_topic)
+        done, deadline = 0, time.time() + 180
+        while done < warm * hosts and time.time() < deadline and job.alive():
+            for msg in progress.consume(100, 0.2):
+                if not msg.error():
+                    done = max(done, json.loads(msg.value())["count"])
+        progress.close()
+        say(f"latency: {rate_eps:.0f} events/s for {seconds:.0f} s, {len(fleet.incidents)} incidents")
         t_start = time.time()
-        i = 0
-        ts = now_ms
-        while time.time() - t_start < seconds and job.alive():
-            h = fleet.hosts[i % hosts]
-            if i % hosts == 0 and i:
-                ts += step_ms
-            target = t_start + i / rate_eps
-            delay = target - time.time()
-            if delay > 0:
-                time.sleep(delay)
-            ev = {"timestamp": ts, "host": h.host, "service": h.service, **fleet.values(h, ts)}
-            sent[(h.key, ts)] = time.time()
-            prod.produce(cfg.kafka.input_topic, json.dumps(ev).encode(), key=h.host.encode())
-            prod.poll(0)
-            i += 1
+        for s in range(live_steps):
+            ts = t0 + (warm + s) * step_ms
+            for h in fleet.hosts:
+                target = t_start + produced / rate_eps
+                delay = target - time.time()
+                if delay > 0:
+                    time.sleep(delay)
+                ev = {"timestamp": ts, "host": h.host, "service": h.service, **fleet.values(h, ts)}
+                sent[(h.key, ts)] = time.time()
+                prod.produce(cfg.kafka.input_topic, json.dumps(ev).encode(), key=h.host.encode())
+                prod.poll(0)
+                produced += 1
+            if not job.alive():
+                raise RuntimeError(f"latency job exited; see {job.log_path}")
         prod.flush(10)
         time.sleep(3)
+        elapsed = time.time() - t_start
     finally:
         stop.set()
         reader.join(5)
         consumer.close()
         job.stop()
     if not latencies:
-        raise RuntimeError(f"no latency samples; see {job.log_path}")
-    skip = len(latencies) // 10  # first 10%: the job settling
-    lat = np.array(latencies[skip:])
+        raise RuntimeError(f"no anomaly records during the latency run; see {job.log_path}")
+    lat = np.array(latencies)
     return {
         "p50": round(float(np.percentile(lat, 50)), 1),
         "p99": round(float(np.percentile(lat, 99)), 1),
+        "max": round(float(lat.max()), 1),
         "samples": len(lat),
-        "produced_eps": round(i / seconds, 1),
+        "produced_eps": round(produced / elapsed, 1),
     }
 
 
@@ -286,6 +287,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int, default=100)
     p.add_argument("--budget", type=float, default=75.0, help="seconds each throughput run may take")
     p.add_argument("--latency-seconds", type=float, default=30.0)
+    p.add_argument(
+        "--latency-rate", type=float, help="events/s of the latency run (default: half of pipeline_eps)"
+    )
     p.add_argument("--mode", default="process", choices=["process", "thread"])
     p.add_argument("--report", type=Path, default=ROOT / "reports/bench.json")
     p.add_argument(
@@ -349,8 +353,8 @@ def main(argv: list[str] | None = None) -> int:
                 "2": r["eps"],
                 "speedup": round(r["eps"] / report["pipeline_eps"], 2),
             }
-        if "latency" not in skip and "pipeline_eps" in report:
-            rate = report["pipeline_eps"] / 2
+        if "latency" not in skip and ("pipeline_eps" in report or args.latency_rate):
+            rate = args.latency_rate or report["pipeline_eps"] / 2
             report["latency_load_eps"] = round(rate, 1)
             report["latency_ms"] = measure_latency(base, stack.bootstrap, rate, args.latency_seconds, run_dir)
     report["bench_seconds"] = round(time.time() - t_all, 1)

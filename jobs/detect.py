@@ -174,6 +174,7 @@ def kafka_source_stream(env: StreamExecutionEnvironment, cfg: Config) -> DataStr
         .set_starting_offsets(start)
         .set_value_only_deserializer(SimpleStringSchema())
         .set_properties(kafka_properties(cfg))
+        .set_property("fetch.max.wait.ms", str(k.fetch_max_wait_ms))
         .build()
     )
     return env.from_source(source, WatermarkStrategy.no_watermarks(), "kafka-metrics").uid("kafka-metrics")

@@ -110,7 +110,7 @@ def fit(x: np.ndarray, config: Config, params: TrainParams, progress: bool = Tru
         cal_recon=Calibration(0.0, 1.0),
         threshold=1.0,
     )
-    z_train, _, logerr_train, _ = _latent_and_error(model, x_train)
+    z_train, logerr_train, _, _ = model.reconstruct(x_train)
     forest = IsolationForest(
         n_estimators=params.n_estimators, max_samples=params.max_samples, random_state=params.seed
     ).fit(np.column_stack([z_train, logerr_train]))
@@ -133,15 +133,6 @@ def fit(x: np.ndarray, config: Config, params: TrainParams, progress: bool = Tru
         "validation_above_threshold": float((val_scores > model.threshold).mean()),
     }
     return FittedModel(model, ae, forest, summary)
-
-
-def _latent_and_error(
-    model: DetectionModel, x: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, None]:
-    xs = model.transform(x)
-    z = model.encoder(xs)
-    xhat = model.decoder(z)
-    return z, xhat, np.log(np.mean((xs - xhat) ** 2, axis=1) + 1e-9), None
 
 
 def export(
