@@ -209,7 +209,7 @@ def measure_latency(
         elapsed = time.time() - t_start
         # drain: a job slower than the load delivers late; wait until anomalies stop arriving
         quiet_since, seen = time.time(), -1
-        while time.time() - quiet_since < 8 and time.time() - t_start < seconds + 120:
+        while time.time() - quiet_since < 20 and time.time() - t_start < seconds + 150:
             if len(latencies) != seen:
                 seen, quiet_since = len(latencies), time.time()
             time.sleep(0.5)
