@@ -7,10 +7,27 @@ evaluation all call them), tested against plain numpy and scikit-learn in tests/
 
 from __future__ import annotations
 
+import builtins
 import math
+import sys
 
 import numpy as np
-from numba import njit
+
+
+def _let_numba_find_print() -> None:
+    """PyFlink's cluster Python worker replaces ``builtins.print`` with a bound method of its own;
+    numba's import registers ``print`` and checks it is reachable as ``<its __module__>.print``,
+    which fails there (AttributeError at import). Make the replacement reachable where numba looks."""
+    p = builtins.print
+    module = sys.modules.get(getattr(p, "__module__", "builtins") or "builtins")
+    name = getattr(p, "__name__", "print")
+    if module is not None and getattr(module, name, None) is not p:
+        setattr(module, name, p)
+
+
+_let_numba_find_print()
+
+from numba import njit  # noqa: E402  (after the print fix above)
 
 
 @njit(cache=True)

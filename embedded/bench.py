@@ -23,7 +23,7 @@ from detector.config import Config, load_config
 from detector.engine import EntityDetector, featurize
 from detector.model_store import load_model
 from embedded.job import ROOT, JobProcess, ensure_model
-from embedded.kafka import assign_from_start, create_topics, producer
+from embedded.kafka import assign_from_start, create_topics, produce_one, producer
 from embedded.services import LocalStack
 from generator.simulate import Fleet, FleetSpec
 from training.data import simulated_events
@@ -66,12 +66,7 @@ def preload(bootstrap: str, topic: str, hosts: int, steps: int, incidents: int) 
     n = 0
     for s in range(steps):
         for ev in fleet.events_at(t0 + s * 1000):
-            while True:
-                try:
-                    prod.produce(topic, json.dumps(ev).encode(), key=ev["host"].encode())
-                    break
-                except BufferError:
-                    prod.poll(0.05)
+            produce_one(prod, topic, json.dumps(ev).encode(), ev["host"].encode())
             n += 1
         prod.poll(0)
         if s % 10 == 0:

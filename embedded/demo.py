@@ -22,7 +22,7 @@ from detector.baseline import StaticThresholds
 from detector.config import load_config
 from detector.events import parse_event
 from embedded.job import ROOT, JobProcess, ensure_model
-from embedded.kafka import create_topics, producer
+from embedded.kafka import create_topics, produce_one, producer
 from embedded.report import score_alerts
 from embedded.services import LocalStack
 from generator.live import LiveRun, run_live
@@ -77,12 +77,7 @@ def main(argv: list[str] | None = None) -> int:
 
         def send(ev: dict) -> None:
             key = "/".join(str(ev[label]) for label in labels)
-            while True:
-                try:
-                    prod.produce(k.input_topic, json.dumps(ev).encode(), key=key.encode())
-                    break
-                except BufferError:
-                    prod.poll(0.05)
+            produce_one(prod, k.input_topic, json.dumps(ev).encode(), key.encode())
             prod.poll(0)
 
         live = LiveRun()

@@ -31,18 +31,23 @@ def producer(bootstrap: str, **extra: Any):
     return Producer({"bootstrap.servers": bootstrap, "linger.ms": 20, "compression.type": "none", **extra})
 
 
+def produce_one(prod, topic: str, value: bytes, key: bytes | None = None) -> None:
+    """Produce one record, waiting (serving delivery callbacks) while the local queue is full."""
+    while True:
+        try:
+            prod.produce(topic, value, key=key)
+            return
+        except BufferError:
+            prod.poll(0.05)
+
+
 def produce_json(
     prod, topic: str, records: Iterable[dict], key_of: Callable[[dict], str] | None = None
 ) -> int:
     """Produce JSON records; returns how many. Flushes at the end."""
     n = 0
     for r in records:
-        while True:
-            try:
-                prod.produce(topic, json.dumps(r).encode(), key=key_of(r).encode() if key_of else None)
-                break
-            except BufferError:
-                prod.poll(0.05)
+        produce_one(prod, topic, json.dumps(r).encode(), key_of(r).encode() if key_of else None)
         n += 1
         if n % 10_000 == 0:
             prod.poll(0)

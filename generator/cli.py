@@ -7,11 +7,12 @@ sentinel-generate replay --bootstrap 127.0.0.1:9092 data/machine-1-1.npy
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
 
-from embedded.kafka import producer
+from embedded.kafka import produce_one, producer
 from generator.simulate import INCIDENT_TYPES, FleetSpec
 
 
@@ -40,15 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     labels = args.entity_labels.split(",")
 
     def send(ev: dict) -> None:
-        import json
-
         key = "/".join(str(ev.get(label, "")) for label in labels)
-        while True:
-            try:
-                prod.produce(args.topic, json.dumps(ev).encode(), key=key.encode())
-                break
-            except BufferError:
-                prod.poll(0.05)
+        produce_one(prod, args.topic, json.dumps(ev).encode(), key.encode())
         prod.poll(0)
 
     if args.cmd == "live":
