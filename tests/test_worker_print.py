@@ -20,7 +20,9 @@ print("imported")
 
 
 def run(imports: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", SCRIPT.format(imports=imports)], capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, "-c", SCRIPT.format(imports=imports)], capture_output=True, text=True
+    )
 
 
 def test_bare_numba_import_fails_under_the_workers_print():
