@@ -31,6 +31,34 @@ from numba import njit  # noqa: E402  (after the print fix above)
 
 
 @njit(cache=True)
+def _horizon(
+    ring: np.ndarray, pos: int, m: int, start: int, count: int
+) -> tuple[float, float, float, float, float]:
+    """(mean, population std, least-squares slope per step, min, max) of metric ``m`` over the
+    chronological rows ``start .. start + count - 1`` of a ring whose oldest row is ``pos``."""
+    length = ring.shape[0]
+    total = 0.0
+    mn = math.inf
+    mx = -math.inf
+    for i in range(count):
+        v = ring[(pos + start + i) % length, m]
+        total += v
+        mn = min(mn, v)
+        mx = max(mx, v)
+    mean = total / count
+    var = 0.0
+    cov = 0.0
+    sxx = 0.0
+    xm = (count - 1) / 2.0
+    for i in range(count):
+        d = ring[(pos + start + i) % length, m] - mean
+        var += d * d
+        cov += (i - xm) * d
+        sxx += (i - xm) * (i - xm)
+    return mean, math.sqrt(var / count), cov / sxx, mn, mx
+
+
+@njit(cache=True)
 def window_features(
     ring: np.ndarray,
     pos: int,
@@ -44,51 +72,19 @@ def window_features(
     length, n_metrics = ring.shape
     for m in range(n_metrics):
         last = ring[(pos - 1) % length, m]
-        # long horizon: the whole ring, in chronological order
-        s_l = 0.0
-        for i in range(length):
-            s_l += ring[(pos + i) % length, m]
-        mean_l = s_l / length
-        var_l = 0.0
-        cov_l = 0.0
-        xm_l = (length - 1) / 2.0
-        sxx_l = 0.0
-        for i in range(length):
-            d = ring[(pos + i) % length, m] - mean_l
-            var_l += d * d
-            cov_l += (i - xm_l) * d
-            sxx_l += (i - xm_l) * (i - xm_l)
-        # short horizon: the newest ``short`` rows
-        start = length - short
-        s_s = 0.0
-        mn = math.inf
-        mx = -math.inf
-        for i in range(start, length):
-            v = ring[(pos + i) % length, m]
-            s_s += v
-            mn = min(mn, v)
-            mx = max(mx, v)
-        mean_s = s_s / short
-        var_s = 0.0
-        cov_s = 0.0
-        xm_s = (short - 1) / 2.0
-        sxx_s = 0.0
-        for i in range(short):
-            d = ring[(pos + start + i) % length, m] - mean_s
-            var_s += d * d
-            cov_s += (i - xm_s) * d
-            sxx_s += (i - xm_s) * (i - xm_s)
+        mean_s, std_s, slope_s, min_s, max_s = _horizon(ring, pos, m, length - short, short)
+        mean_l, std_l, slope_l, _, _ = _horizon(ring, pos, m, 0, length)
         z = (last - base_mean[m]) / (math.sqrt(base_var[m]) + 1e-6)
         o = m * 11
         out[o + 0] = last
         out[o + 1] = mean_s
-        out[o + 2] = math.sqrt(var_s / short)
-        out[o + 3] = mn
-        out[o + 4] = mx
-        out[o + 5] = cov_s / sxx_s
+        out[o + 2] = std_s
+        out[o + 3] = min_s
+        out[o + 4] = max_s
+        out[o + 5] = slope_s
         out[o + 6] = mean_l
-        out[o + 7] = math.sqrt(var_l / length)
-        out[o + 8] = cov_l / sxx_l
+        out[o + 7] = std_l
+        out[o + 8] = slope_l
         out[o + 9] = ewma[m]
         out[o + 10] = min(max(z, -50.0), 50.0)
 
