@@ -33,19 +33,23 @@ class ParseEvents(ProcessFunction):
     def __init__(self, entity_labels: list[str], metrics: list[str]):
         self.entity_labels = list(entity_labels)
         self.metrics = list(metrics)
-        self.rejected: dict[str, int] = {}
 
     def open(self, runtime_context):
         group = runtime_context.get_metrics_group().add_group("sentinel")
         self._parsed = group.counter("events_parsed")
         self._bad = group.counter("events_malformed")
+        self._group = group
+        self._by_reason: dict = {}  # reason -> Flink counter "malformed_<reason>", created on first use
 
     def process_element(self, value, ctx):
         try:
             event = parse_event(value, self.entity_labels, self.metrics)
         except MalformedEvent as e:
             self._bad.inc()
-            self.rejected[e.reason] = self.rejected.get(e.reason, 0) + 1
+            counter = self._by_reason.get(e.reason)
+            if counter is None:
+                counter = self._by_reason[e.reason] = self._group.counter(f"malformed_{e.reason}")
+            counter.inc()
             yield DLQ_TAG, dlq_record(value if isinstance(value, str) else repr(value), e.reason, e.detail)
             return
         except Exception as e:  # never let data kill the job
