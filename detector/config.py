@@ -48,7 +48,28 @@ class KafkaConfig:
     """e.g. PLAIN or SCRAM-SHA-512 when SASL is used."""
     sasl_username: str = ""
     sasl_password: str = ""
-    """Secret: never logged."""
+    """Secret: never logged. Prefer the env var or sasl_password_file to a CLI flag."""
+    sasl_password_file: str = ""
+    """File holding the SASL password (read at start; overrides sasl_password)."""
+    ssl_ca_file: str = ""
+    """PEM file of the CA certificates that sign the brokers' certificates (SSL / SASL_SSL)."""
+    ssl_keystore_file: str = ""
+    """PEM file with the client's private key and certificate chain (mutual TLS)."""
+    ssl_key_password: str = ""
+    """Secret: password of the private key in ssl_keystore_file, if it is encrypted."""
+    delivery_guarantee: str = "exactly_once"
+    """exactly_once (Kafka transactions committed on checkpoints; read with isolation.level=
+    read_committed) or at_least_once, for the anomalies, dead-letter and late topics."""
+    scores_delivery_guarantee: str = "at_least_once"
+    """The same for the high-volume scores and progress topics (dashboards tolerate a replayed score;
+    exactly_once would delay every score until the next checkpoint)."""
+    transaction_timeout_ms: int = 600_000
+    """Kafka transaction timeout of the exactly-once sinks; must be <= the broker's
+    transaction.max.timeout.ms and longer than the longest expected restart."""
+    transactional_id_prefix: str = "sentinel"
+    """Prefix of the sinks' transactional ids; must be unique per job on a cluster."""
+    max_request_bytes: int = 4 * 1024 * 1024
+    """Largest record the sinks write (the dead-letter topic keeps payloads of up to 1 MB+)."""
 
 
 @dataclass
@@ -56,9 +77,15 @@ class RedisConfig:
     host: str = "127.0.0.1"
     port: int = 6379
     db: int = 0
+    username: str = ""
+    """Redis ACL user (Redis 6+); empty uses the default user."""
     password: str = ""
-    """Secret: never logged."""
+    """Secret: never logged. Prefer the env var or password_file to a CLI flag."""
+    password_file: str = ""
+    """File holding the Redis password (read at start; overrides password)."""
     tls: bool = False
+    tls_ca_file: str = ""
+    """PEM CA bundle that signs the Redis server certificate (with tls)."""
     enabled: bool = True
     """Write features to Redis; detection never depends on it."""
     ttl_s: int = 3600
@@ -125,7 +152,9 @@ class JobConfig:
     parallelism: int = 1
     execution_mode: str = "process"
     """PyFlink Python execution mode: process or thread."""
-    checkpoint_interval_ms: int = 5_000
+    checkpoint_interval_ms: int = 2_000
+    """Exactly-once checkpoints; exactly-once outputs become visible when a checkpoint completes, so
+    this bounds the extra latency of the anomalies topic."""
     bundle_time_ms: int = 10
     """Longest time the Python worker holds a bundle of records (PyFlink default 1000 ms: latency)."""
     bundle_size: int = 1000
@@ -145,6 +174,9 @@ class JobConfig:
     """Also write every score to kafka.scores_topic."""
     progress_every: int = 0
     """Emit a progress marker (subtask, count, wall time) every N events; 0 disables."""
+    model_reload_interval_ms: int = 30_000
+    """How often each detector checks model_dir for a newer verified version to swap in without a
+    restart (a version that fails verification is logged and skipped; the current one stays); 0 off."""
 
 
 @dataclass
@@ -173,7 +205,9 @@ class Config:
         return f"Config({self.to_dict(redact=True)})"
 
 
-SECRET_FIELDS = [("kafka", "sasl_password"), ("redis", "password")]
+SECRET_FIELDS = [("kafka", "sasl_password"), ("kafka", "ssl_key_password"), ("redis", "password")]
+SECRET_FILES = {("kafka", "sasl_password_file"): "sasl_password", ("redis", "password_file"): "password"}
+DELIVERY_GUARANTEES = ("exactly_once", "at_least_once")
 
 
 def _coerce(value: Any, tp: Any, where: str) -> Any:
@@ -241,8 +275,22 @@ def load_config(
         dotted, value = item.split("=", 1)
         section, name = dotted.split(".", 1)
         _apply(cfg, section, name, value, "override")
+    _read_secret_files(cfg)
     validate(cfg)
     return cfg
+
+
+def _read_secret_files(cfg: Config) -> None:
+    """Secrets given as files (e.g. mounted Kubernetes/Docker secrets) replace the inline values."""
+    for (section, name), target in SECRET_FILES.items():
+        path = getattr(getattr(cfg, section), name)
+        if not path:
+            continue
+        try:
+            secret = Path(path).read_text().strip()
+        except OSError as e:
+            raise ConfigError(f"{section}.{name}: cannot read {path} ({e.strerror})") from None
+        setattr(getattr(cfg, section), target, secret)
 
 
 def _merge(cfg: Config, data: Mapping[str, Any], where: str) -> None:
@@ -282,3 +330,13 @@ def validate(cfg: Config) -> None:
         raise ConfigError("job.execution_mode must be process or thread")
     if cfg.kafka.starting_offsets not in ("earliest", "latest"):
         raise ConfigError("kafka.starting_offsets must be earliest or latest")
+    for name in ("delivery_guarantee", "scores_delivery_guarantee"):
+        value = getattr(cfg.kafka, name)
+        if value not in DELIVERY_GUARANTEES:
+            raise ConfigError(f"kafka.{name} must be one of {', '.join(DELIVERY_GUARANTEES)}, not {value!r}")
+        if value == "exactly_once" and cfg.job.checkpoint_interval_ms <= 0:
+            raise ConfigError(
+                f"kafka.{name}=exactly_once needs checkpointing (job.checkpoint_interval_ms > 0)"
+            )
+    if cfg.kafka.security_protocol not in ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"):
+        raise ConfigError("kafka.security_protocol must be PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL")

@@ -54,6 +54,12 @@ class EntityDetector:
                 f"model {model.version} was trained on metrics {model.metrics}, "
                 f"but stream.metrics is {config.stream.metrics}"
             )
+        expected = len(config.stream.metrics) * N_PER_METRIC
+        if model.feature_mean.shape[0] != expected:
+            raise ValueError(
+                f"model {model.version} expects {model.feature_mean.shape[0]} features, "
+                f"the stream computes {expected}"
+            )
         self.cfg = config
         self.model = model
         self.metrics = list(config.stream.metrics)

@@ -28,7 +28,15 @@ def create_topics(bootstrap: str, topics: Iterable[str], partitions: int = 2) ->
 def producer(bootstrap: str, **extra: Any):
     from confluent_kafka import Producer
 
-    return Producer({"bootstrap.servers": bootstrap, "linger.ms": 20, "compression.type": "none", **extra})
+    return Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            "linger.ms": 20,
+            "compression.type": "none",
+            "message.max.bytes": 8 * 1024 * 1024,  # dead-letter tests send 1 MB payloads
+            **extra,
+        }
+    )
 
 
 def produce_one(prod, topic: str, value: bytes, key: bytes | None = None) -> None:
@@ -72,8 +80,8 @@ def consumer(bootstrap: str, topics: list[str], group: str, **extra: Any):
 
 
 def assign_from_start(bootstrap: str, topic: str, **extra: Any):
-    """A consumer assigned to every partition of ``topic`` from the beginning, with no group
-    membership (group joins are slow on the embedded broker, and readers need no group)."""
+    """A ``read_committed`` consumer assigned to every partition of ``topic`` from the beginning, with
+    no group membership (group joins are slow on the embedded broker, and readers need no group)."""
     from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
     c = Consumer(
@@ -81,6 +89,8 @@ def assign_from_start(bootstrap: str, topic: str, **extra: Any):
             "bootstrap.servers": bootstrap,
             "group.id": f"reader-{time.time_ns()}",
             "enable.auto.commit": False,
+            "isolation.level": "read_committed",  # exactly-once topics: committed transactions only
+            "fetch.message.max.bytes": 8 * 1024 * 1024,
             **extra,
         }
     )
@@ -96,12 +106,13 @@ def read_topic(
     timeout_s: float,
     alive: Callable[[], bool] = lambda: True,
     keys: list[bytes | None] | None = None,
+    headers: list[dict[str, bytes]] | None = None,
 ) -> list[bytes]:
     """Read values from the start of ``topic`` until ``until(values)`` is true or the timeout passes.
 
     (No "read to the high watermark": the embedded broker can under-report it.) Stops early, raising
     RuntimeError, when ``alive()`` turns false (e.g. the job process died). Record keys are appended
-    to ``keys`` when it is given.
+    to ``keys`` and headers to ``headers`` when they are given.
     """
     c = assign_from_start(bootstrap, topic)
     out: list[bytes] = []
@@ -115,6 +126,8 @@ def read_topic(
                     out.append(msg.value())
                     if keys is not None:
                         keys.append(msg.key())
+                    if headers is not None:
+                        headers.append(dict(msg.headers() or []))
     finally:
         c.close()
     return out

@@ -16,7 +16,7 @@ if __package__ in (None, ""):  # `flink run -py jobs/detect.py`: make the projec
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pyflink.common import Configuration, Duration, Types, WatermarkStrategy
-from pyflink.common.serialization import SerializationSchema, SimpleStringSchema
+from pyflink.common.serialization import DeserializationSchema, SerializationSchema
 from pyflink.common.watermark_strategy import TimestampAssigner
 from pyflink.datastream import CheckpointingMode, DataStream, StreamExecutionEnvironment
 from pyflink.datastream.connectors.base import DeliveryGuarantee
@@ -59,7 +59,8 @@ class EntityBucket(KeySelector):
 
 
 def build_pipeline(raw: DataStream, cfg: Config) -> dict[str, DataStream]:
-    """Wire the detection pipeline onto a stream of JSON strings; returns the named output streams."""
+    """Wire the detection pipeline onto a stream of raw JSON payloads (bytes); returns the named
+    output streams (anomalies, scores, late, progress: ``key\tjson`` strings; dlq: bytes)."""
     s = cfg.stream
     events = (
         raw.process(ParseEvents(s.entity_labels, s.metrics), output_type=Types.PICKLED_BYTE_ARRAY())
@@ -93,6 +94,14 @@ def kafka_properties(cfg: Config) -> dict[str, str]:
     """Client properties for security settings (SSL / SASL) from the config."""
     k = cfg.kafka
     props = {"security.protocol": k.security_protocol}
+    if k.ssl_ca_file:
+        props["ssl.truststore.type"] = "PEM"
+        props["ssl.truststore.location"] = k.ssl_ca_file
+    if k.ssl_keystore_file:
+        props["ssl.keystore.type"] = "PEM"
+        props["ssl.keystore.location"] = k.ssl_keystore_file
+        if k.ssl_key_password:
+            props["ssl.key.password"] = k.ssl_key_password
     if k.sasl_mechanism:
         props["sasl.mechanism"] = k.sasl_mechanism
         module = (
@@ -106,25 +115,45 @@ def kafka_properties(cfg: Config) -> dict[str, str]:
     return props
 
 
-def split_schema(key: bool) -> SerializationSchema:
-    """Key or value half of a ``key\tvalue`` element (java/src/.../KeyValueSplitSchema.java)."""
-    return SerializationSchema(get_gateway().jvm.io.sentinel.flink.KeyValueSplitSchema(key))
+def helper(name: str) -> Any:
+    """A class of the project's Java helpers (java/src/io/sentinel/flink, built by scripts/bootstrap.sh)."""
+    jvm = get_gateway().jvm
+    obj = jvm.io.sentinel.flink
+    for part in name.split("."):
+        obj = getattr(obj, part)
+    return obj
 
 
-def kafka_sink(cfg: Config, topic: str) -> KafkaSink:
-    """A Kafka sink for ``key\tvalue`` string elements: record key = the key, value = the rest."""
+def delivery(guarantee: str) -> DeliveryGuarantee:
+    return DeliveryGuarantee.EXACTLY_ONCE if guarantee == "exactly_once" else DeliveryGuarantee.AT_LEAST_ONCE
+
+
+def kafka_sink(cfg: Config, topic: str, guarantee: str, dead_letter: bool = False) -> KafkaSink:
+    """A Kafka sink for ``key\tvalue`` string elements (record key = the key, value = the rest), or,
+    with ``dead_letter``, for the parser's dead-letter byte elements (key = reason, value = the
+    original bytes, headers reason and detail)."""
+    k = cfg.kafka
+    if dead_letter:
+        key_schema = SerializationSchema(helper("DeadLetter$Key")())
+        value_schema = SerializationSchema(helper("DeadLetter$Value")())
+    else:
+        key_schema = SerializationSchema(helper("KeyValueSplitSchema")(True))
+        value_schema = SerializationSchema(helper("KeyValueSplitSchema")(False))
+    record = KafkaRecordSerializationSchema.builder().set_topic(topic)
+    record = record.set_key_serialization_schema(key_schema).set_value_serialization_schema(value_schema)
+    if dead_letter:
+        record._j_builder.setHeaderProvider(helper("DeadLetter$HeaderFields")())
     builder = (
         KafkaSink.builder()
-        .set_bootstrap_servers(cfg.kafka.bootstrap_servers)
-        .set_record_serializer(
-            KafkaRecordSerializationSchema.builder()
-            .set_topic(topic)
-            .set_key_serialization_schema(split_schema(key=True))
-            .set_value_serialization_schema(split_schema(key=False))
-            .build()
-        )
-        .set_delivery_guarantee(DeliveryGuarantee.AT_LEAST_ONCE)
+        .set_bootstrap_servers(k.bootstrap_servers)
+        .set_record_serializer(record.build())
+        .set_delivery_guarantee(delivery(guarantee))
+        .set_property("max.request.size", str(k.max_request_bytes))
     )
+    if guarantee == "exactly_once":
+        builder = builder.set_transactional_id_prefix(f"{k.transactional_id_prefix}-{topic}").set_property(
+            "transaction.timeout.ms", str(k.transaction_timeout_ms)
+        )
     for key, value in kafka_properties(cfg).items():
         builder = builder.set_property(key, value)
     return builder.build()
@@ -140,6 +169,8 @@ def create_environment(cfg: Config) -> StreamExecutionEnvironment:
     conf.set_string("python.map-state.read-cache-size", str(cfg.job.state_cache_size))
     conf.set_string("python.map-state.write-cache-size", str(cfg.job.state_cache_size))
     conf.set_string("execution.buffer-timeout.interval", f"{cfg.job.buffer_timeout_ms} ms")
+    conf.set_string("restart-strategy.type", "exponential-delay")
+    conf.set_string("restart-strategy.exponential-delay.max-backoff", "1 min")
     env = StreamExecutionEnvironment.get_execution_environment(conf)
     jars = [Path(j) for j in cfg.job.jars] or DEFAULT_JARS
     missing = [str(j) for j in jars if not Path(j).is_file()]
@@ -157,7 +188,7 @@ def create_environment(cfg: Config) -> StreamExecutionEnvironment:
 
 
 def kafka_source_stream(env: StreamExecutionEnvironment, cfg: Config) -> DataStream:
-    """The input topic as a stream of JSON strings."""
+    """The input topic as a stream of the records' raw value bytes."""
     k = cfg.kafka
     # committed_offsets(reset) would need the shaded kafka-clients of the SQL connector jar; on restart
     # the offsets come from the checkpoint anyway, so a fresh job starts at earliest or latest.
@@ -172,12 +203,17 @@ def kafka_source_stream(env: StreamExecutionEnvironment, cfg: Config) -> DataStr
         .set_topics(k.input_topic)
         .set_group_id(k.group_id)
         .set_starting_offsets(start)
-        .set_value_only_deserializer(SimpleStringSchema())
+        .set_value_only_deserializer(DeserializationSchema(helper("RawBytesSchema")()))
         .set_properties(kafka_properties(cfg))
         .set_property("fetch.max.wait.ms", str(k.fetch_max_wait_ms))
         .build()
     )
-    return env.from_source(source, WatermarkStrategy.no_watermarks(), "kafka-metrics").uid("kafka-metrics")
+    return env.from_source(
+        source,
+        WatermarkStrategy.no_watermarks(),
+        "kafka-metrics",
+        type_info=Types.PRIMITIVE_ARRAY(Types.BYTE()),
+    ).uid("kafka-metrics")
 
 
 def attach_kafka(env: StreamExecutionEnvironment, cfg: Config) -> None:
@@ -190,7 +226,9 @@ def attach_kafka(env: StreamExecutionEnvironment, cfg: Config) -> None:
     if cfg.job.progress_every > 0:
         topics["progress"] = k.progress_topic
     for name, topic in topics.items():
-        outputs[name].sink_to(kafka_sink(cfg, topic)).name(f"sink-{name}").uid(f"sink-{name}")
+        guarantee = k.scores_delivery_guarantee if name in ("scores", "progress") else k.delivery_guarantee
+        sink = kafka_sink(cfg, topic, guarantee, dead_letter=name == "dlq")
+        outputs[name].sink_to(sink).name(f"sink-{name}").uid(f"sink-{name}")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -208,7 +246,7 @@ def main(argv: list[str] | None = None) -> None:
         manifest = verify(cfg.job.model_dir)  # refuse a tampered model before submitting anything
     except ModelIntegrityError as e:
         raise SystemExit(f"refusing to start: {e}") from None
-    cfg.job.model_dir = manifest["path"]
+    # job.model_dir stays as given: a root of versions is polled for newer ones (job.model_reload_...)
     env = create_environment(cfg)
     attach_kafka(env, cfg)
     print(

@@ -41,9 +41,8 @@ def main(argv: list[str] | None = None) -> None:
         .name("count-only")
         .uid("count-only")
     )
-    counted.get_side_output(PROGRESS_TAG).sink_to(kafka_sink(cfg, cfg.kafka.progress_topic)).name(
-        "sink-progress"
-    )
+    sink = kafka_sink(cfg, cfg.kafka.progress_topic, cfg.kafka.scores_delivery_guarantee)
+    counted.get_side_output(PROGRESS_TAG).sink_to(sink).name("sink-progress")
     env.execute("sentinel-passthrough")
 
 

@@ -93,7 +93,7 @@ if [ ! -f "$HELPERS" ] || [ "$(cat "$CACHE/jars/.helpers-src" 2>/dev/null)" != "
   say "building $HELPERS"
   flink_lib=$("$VENV/bin/python" -c 'import pyflink, os; print(os.path.join(os.path.dirname(pyflink.__file__), "lib"))')
   rm -rf "$CACHE/java-build" && mkdir -p "$CACHE/java-build"
-  javac --release 11 -nowarn -cp "$flink_lib/*" -d "$CACHE/java-build" java/src/io/sentinel/flink/*.java \
+  javac --release 11 -nowarn -cp "$flink_lib/*:$CACHE/jars/flink-connector-kafka.jar:$CACHE/jars/kafka-clients.jar" -d "$CACHE/java-build" java/src/io/sentinel/flink/*.java \
     || die "javac failed building java/src"
   jar cf "$HELPERS" -C "$CACHE/java-build" . || die "jar failed"
   echo "$src_sum" > "$CACHE/jars/.helpers-src"

@@ -29,13 +29,14 @@ MALFORMED = [
     b'{"timestamp": 1795000000000, "service": "s", "cpu_usage": 1}',
     b"\xff\xfe\xfd",
     b'{"timestamp": 1795000000000, "host": "h", "service": "s", "cpu_usage": 1e200}',
+    b'{"timestamp": 1795000000000, "host": "h", "service": "s", "pad": "' + b"x" * 1_000_000 + b'"}',
 ]
 
 
 def expected_reason(payload: bytes, cfg) -> str:
-    """The reason the parser gives for a payload, decoded as the job's Java source decodes it."""
+    """The reason the parser gives for a payload (the job parses the record's raw bytes)."""
     try:
-        parse_event(payload.decode("utf-8", errors="replace"), cfg.stream.entity_labels, cfg.stream.metrics)
+        parse_event(payload, cfg.stream.entity_labels, cfg.stream.metrics)
     except MalformedEvent as e:
         return e.reason
     raise AssertionError(f"{payload!r} parses")
@@ -91,10 +92,16 @@ def test_job_detects_incidents_and_writes_features(stack, model_dir, tmp_path, p
         anomaly_keys: list = []
         raw = read_topic(stack.bootstrap, k.anomalies_topic, lambda v: False, 8, keys=anomaly_keys)
         anomalies = [json.loads(v) for v in raw]
-        dlq = [
-            json.loads(v)
-            for v in read_topic(stack.bootstrap, k.dlq_topic, lambda v: len(v) >= len(MALFORMED), 30)
-        ]
+        dlq_keys: list = []
+        dlq_headers: list = []
+        dlq = read_topic(
+            stack.bootstrap,
+            k.dlq_topic,
+            lambda v: len(v) >= len(MALFORMED),
+            30,
+            keys=dlq_keys,
+            headers=dlq_headers,
+        )
         late_out = read_topic(stack.bootstrap, k.late_topic, lambda v: len(v) >= 1, 30)
     finally:
         job.stop()
@@ -107,8 +114,11 @@ def test_job_detects_incidents_and_writes_features(stack, model_dir, tmp_path, p
     assert report["precision"] >= 0.9 and report["recall"] >= 0.9, report
     assert set(report["recall_by_type"]) == set(INCIDENT_TYPES)
 
-    assert sorted(d["reason"] for d in dlq) == sorted(expected_reason(b, cfg) for b in MALFORMED)
-    assert any(d["payload"] == "{not json" for d in dlq)
+    # dead letters: the original bytes unchanged, key and header = the reason, a detail header
+    assert sorted(dlq) == sorted(MALFORMED)
+    reasons = {bad: expected_reason(bad, cfg) for bad in MALFORMED}
+    assert [key.decode() for key in dlq_keys] == [reasons[v] for v in dlq]
+    assert [h["reason"] for h in dlq_headers] == dlq_keys and all("detail" in h for h in dlq_headers)
     assert [json.loads(v)["reason"] for v in late_out] == ["older_than_entity_clock"]
 
     store = RedisFeatureStore(cfg.redis)

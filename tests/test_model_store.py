@@ -6,6 +6,7 @@ import sys
 import numpy as np
 import pytest
 
+from detector.model_reload import ModelWatcher
 from detector.model_store import ModelIntegrityError, load_model, resolve_model_dir, verify
 
 
@@ -70,3 +71,53 @@ def test_job_refuses_a_tampered_model_with_a_clear_error(copy_of):
     assert r.returncode != 0
     assert "inference.npz does not match its manifest hash" in r.stderr
     assert "submitting" not in r.stdout
+
+
+def tamper(d, name="inference.npz"):
+    (d / name).write_bytes(b"tampered")
+
+
+def test_watcher_swaps_in_a_newer_good_version_and_keeps_the_current_on_a_bad_one(
+    model_dir, tmp_path, caplog
+):
+    root = tmp_path / "models"
+    shutil.copytree(model_dir, root / "v1")
+    w = ModelWatcher(str(root), interval_ms=1000)
+    model, _ = w.initial()
+    assert model.version == model_dir.name
+    assert w.current == root / "v1"
+    assert w.poll(0) is None  # nothing newer
+
+    shutil.copytree(model_dir, root / "v2")
+    tamper(root / "v2")
+    assert w.poll(500) is None  # interval not yet passed
+    assert w.poll(1000) is None and w.failures == 1 and w.current == root / "v1"
+    assert "v2" in caplog.text and "rejected, keeping" in caplog.text
+    assert w.poll(2000) is None and w.failures == 1  # a rejected version is not retried or re-logged
+
+    shutil.copytree(model_dir, root / "v3")
+    loaded = w.poll(3000)
+    assert loaded is not None and loaded[1]["path"] == str(root / "v3") and w.reloads == 1
+
+
+def test_watcher_starts_from_the_newest_good_version_and_refuses_when_none_is_good(model_dir, tmp_path):
+    root = tmp_path / "models"
+    shutil.copytree(model_dir, root / "v1")
+    shutil.copytree(model_dir, root / "v2")
+    tamper(root / "v2")
+    w = ModelWatcher(str(root), interval_ms=0)
+    w.initial()
+    assert w.current == root / "v1" and w.poll(10**12) is None  # interval 0: reload off
+    tamper(root / "v1")
+    with pytest.raises(ModelIntegrityError, match="no usable model"):
+        ModelWatcher(str(root), interval_ms=0).initial()
+
+
+def test_watcher_rejects_a_model_that_does_not_fit_the_stream(model_dir, tmp_path):
+    def other_metrics(model):
+        raise ValueError("model was trained on other metrics")
+
+    root = tmp_path / "models"
+    shutil.copytree(model_dir, root / "v1")
+    with pytest.raises(ModelIntegrityError, match="other metrics"):
+        ModelWatcher(str(root), interval_ms=0, check=other_metrics).initial()

@@ -19,7 +19,7 @@ from pyflink.datastream.state import MapStateDescriptor
 
 from detector.config import config_from_json
 from detector.engine import EntityDetector
-from detector.model_store import load_model
+from detector.model_reload import ModelWatcher
 from detector.windows import EntityState, LateEvent
 from udfs.progress import PROGRESS_TAG, ProgressCounter
 
@@ -53,7 +53,9 @@ class DetectAnomalies(KeyedProcessFunction):
     def open(self, runtime_context):
         cfg = config_from_json(self.config_json)
         self.cfg = cfg
-        model, manifest = load_model(cfg.job.model_dir)  # refuses a tampered directory
+        # newest version that verifies (a tampered one is refused and logged), then polled for newer
+        self.models = ModelWatcher(cfg.job.model_dir, cfg.job.model_reload_interval_ms, self._fits)
+        model, manifest = self.models.initial()
         self.detector = EntityDetector(cfg, model)
         self.emit_scores = cfg.job.emit_scores
         self.state = runtime_context.get_map_state(
@@ -81,6 +83,8 @@ class DetectAnomalies(KeyedProcessFunction):
         self.m_late = group.counter("events_late")
         self.m_behind_wm = group.counter("events_behind_watermark")
         self.m_warming = group.counter("rows_warming_up")
+        self.m_reloads = group.counter("model_reloads")
+        self.m_reload_failures = group.counter("model_reload_failures")
         self._timer_at = 0
         self.progress = ProgressCounter(runtime_context.get_index_of_this_subtask(), cfg.job.progress_every)
         log.info("model %s loaded from %s", model.version, manifest["path"])
@@ -94,9 +98,10 @@ class DetectAnomalies(KeyedProcessFunction):
         watermark = ctx.timer_service().current_watermark()
         if event.timestamp_ms < watermark:
             self.m_behind_wm.inc()
+        now_ms = int(time.time() * 1000)
+        self._maybe_reload(now_ms)
         raw = self.state.get(event.key)
         state = EntityState.from_bytes(bytes(raw)) if raw is not None else self.detector.new_state()
-        now_ms = int(time.time() * 1000)
         try:
             out = self.detector.step(state, event, now_ms)
         except LateEvent:
@@ -121,6 +126,20 @@ class DetectAnomalies(KeyedProcessFunction):
             if self.writer.buffer and self._timer_at <= now_ms:
                 self._timer_at = now_ms + self.cfg.redis.flush_interval_ms
                 ctx.timer_service().register_processing_time_timer(self._timer_at)
+
+    def _fits(self, model) -> None:
+        EntityDetector(self.cfg, model)  # raises ValueError if metrics or feature count differ
+
+    def _maybe_reload(self, now_ms: int) -> None:
+        failures = self.models.failures
+        loaded = self.models.poll(now_ms)
+        if self.models.failures > failures:
+            self.m_reload_failures.inc(self.models.failures - failures)
+        if loaded is not None:
+            model, manifest = loaded
+            self.detector = EntityDetector(self.cfg, model)
+            self.m_reloads.inc()
+            log.info("model %s swapped in from %s", model.version, manifest["path"])
 
     def on_timer(self, timestamp, ctx):
         if self.writer is not None:

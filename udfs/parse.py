@@ -1,32 +1,20 @@
-"""ProcessFunction: JSON payload -> MetricEvent; malformed input -> dead-letter side output."""
+"""ProcessFunction: raw Kafka value bytes -> MetricEvent; malformed input -> dead-letter side output."""
 
 from __future__ import annotations
-
-import json
-import time
 
 from pyflink.common import Types
 from pyflink.datastream import OutputTag, ProcessFunction
 
 from detector.events import MalformedEvent, parse_event
 
-DLQ_TAG = OutputTag("dlq", Types.STRING())
+DLQ_TAG = OutputTag("dlq", Types.PRIMITIVE_ARRAY(Types.BYTE()))
 
 
-def dlq_record(payload: str, reason: str, detail: str) -> str:
-    """Dead-letter record ``reason\tjson`` (Kafka key = reason): the payload, why it was rejected, when."""
-    return (
-        reason
-        + "\t"
-        + json.dumps(
-            {
-                "reason": reason,
-                "detail": detail,
-                "payload": payload,
-                "rejected_at_ms": int(time.time() * 1000),
-            }
-        )
-    )
+def dlq_record(payload: bytes, reason: str, detail: str) -> bytes:
+    """Dead-letter element ``reason\\tdetail\\t<original bytes>``; the sink writes key = reason,
+    value = the original bytes unchanged, headers reason and detail (java/.../DeadLetter.java)."""
+    clean = detail.replace("\t", " ").replace("\n", " ")[:200]
+    return f"{reason}\t{clean}\t".encode() + payload
 
 
 class ParseEvents(ProcessFunction):
@@ -41,20 +29,23 @@ class ParseEvents(ProcessFunction):
         self._group = group
         self._by_reason: dict = {}  # reason -> Flink counter "malformed_<reason>", created on first use
 
+    def _reject(self, payload: bytes, reason: str, detail: str) -> tuple:
+        self._bad.inc()
+        counter = self._by_reason.get(reason)
+        if counter is None:
+            counter = self._by_reason[reason] = self._group.counter(f"malformed_{reason}")
+        counter.inc()
+        return DLQ_TAG, dlq_record(payload, reason, detail)
+
     def process_element(self, value, ctx):
+        payload = bytes(value) if not isinstance(value, str) else value.encode()
         try:
-            event = parse_event(value, self.entity_labels, self.metrics)
+            event = parse_event(payload, self.entity_labels, self.metrics)
         except MalformedEvent as e:
-            self._bad.inc()
-            counter = self._by_reason.get(e.reason)
-            if counter is None:
-                counter = self._by_reason[e.reason] = self._group.counter(f"malformed_{e.reason}")
-            counter.inc()
-            yield DLQ_TAG, dlq_record(value if isinstance(value, str) else repr(value), e.reason, e.detail)
+            yield self._reject(payload, e.reason, e.detail)
             return
         except Exception as e:  # never let data kill the job
-            self._bad.inc()
-            yield DLQ_TAG, dlq_record(str(value)[:65536], "parser_error", f"{type(e).__name__}: {e}"[:200])
+            yield self._reject(payload, "parser_error", f"{type(e).__name__}: {e}")
             return
         self._parsed.inc()
         yield event
