@@ -74,7 +74,10 @@ def _value(name: str, raw: object) -> float:
                 raise MalformedEvent("bad_value", f"{name}={raw!r}") from None
         else:
             raise MalformedEvent("bad_value", f"{name}={raw!r}")
-    v = float(raw)
+    try:
+        v = float(raw)
+    except OverflowError:  # an integer literal beyond float range
+        raise MalformedEvent("value_out_of_range", f"{name}={str(raw)[:40]}...") from None
     if not math.isfinite(v):
         raise MalformedEvent("non_finite_value", f"{name}={raw!r}")
     if abs(v) > MAX_ABS_VALUE:

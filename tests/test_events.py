@@ -72,6 +72,10 @@ def test_missing_metric_is_fine_but_none_at_all_is_not():
             '"metric": "gpu", "value": 1}',
             "unknown_metric",
         ),
+        (  # an integer literal beyond float range (found by make chaos)
+            '{"timestamp": 1795341600000, "host": "a", "service": "b", "cpu_usage": 1' + "0" * 400 + "}",
+            "value_out_of_range",
+        ),
         (b"\xff\xfe", "not_utf8"),
         ('{"timestamp": 1795341600000, "host": "a\\tb", "service": "b", "cpu_usage": 1}', "bad_label"),
         ("x" * 70_000, "too_large"),
@@ -84,7 +88,12 @@ def test_malformed_inputs_have_reasons(payload, reason):
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.integers(min_value=-(10**400), max_value=10**400)  # beyond float range
+    | st.floats()
+    | st.text(max_size=20),
     lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=10), c, max_size=5),
     max_leaves=20,
 )
