@@ -1,0 +1,163 @@
+"""Loaders for the two data layouts the harness accepts (read in place, never copied).
+
+- NAB layout: ``data/<group>/<name>.csv`` (``timestamp,value``), ``labels/combined_windows.json``
+  (``{"group/name.csv": [[start, end], ...]}``), optionally ``labels/combined_labels.json``.
+- Matrix layout: ``train/ test/ test_label/ <entity>.npy`` (``(T, n_metrics)``, ``(T,)``), optional
+  ``interpretation_label/<entity>.txt`` with lines ``start-end:d1,d2,...`` (0-based start, exclusive
+  end, 1-based metric indices), as in the OmniAnomaly SMD release.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+PROBATION_FRACTION = 0.15
+PROBATION_MAX = 750
+
+
+def probation_length(n_rows: int) -> int:
+    """NAB's probationary period: the first 15% of a file, at most 750 rows."""
+    return min(int(np.floor(PROBATION_FRACTION * n_rows)), PROBATION_MAX)
+
+
+def parse_time(text: str) -> int:
+    """NAB timestamp (``2014-02-19 10:50:00[.000000]``, naive = UTC) -> epoch millis."""
+    text = text.strip()
+    fmt = "%Y-%m-%d %H:%M:%S.%f" if "." in text else "%Y-%m-%d %H:%M:%S"
+    return int(datetime.strptime(text, fmt).replace(tzinfo=UTC).timestamp() * 1000)
+
+
+@dataclass
+class NabFile:
+    """One NAB series with its anomaly windows as inclusive row-index ranges."""
+
+    name: str  # "group/file.csv", the key of the label files
+    timestamps: list[str]
+    times_ms: np.ndarray  # (T,) int64
+    values: np.ndarray  # (T,) float64
+    windows: list[tuple[int, int]]  # inclusive [first, last] row indices
+    anomalies_ms: list[int] = field(default_factory=list)  # labelled anomaly times (window centres)
+
+    @property
+    def group(self) -> str:
+        return self.name.split("/")[0]
+
+    @property
+    def stem(self) -> str:
+        return self.name.split("/")[-1]
+
+    @property
+    def probation(self) -> int:
+        return probation_length(len(self.values))
+
+    def window_labels(self) -> np.ndarray:
+        """(T,) 1 inside a window, 0 elsewhere (the ``label`` column of NAB's results files)."""
+        out = np.zeros(len(self.values), dtype=np.int8)
+        for s, e in self.windows:
+            out[s : e + 1] = 1
+        return out
+
+
+def windows_to_indices(times_ms: np.ndarray, windows_ms: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Timestamp windows -> inclusive row-index ranges (rows whose time lies in the window)."""
+    out = []
+    for start, end in windows_ms:
+        s = int(np.searchsorted(times_ms, start, side="left"))
+        e = int(np.searchsorted(times_ms, end, side="right")) - 1
+        if e >= s:
+            out.append((s, e))
+    return out
+
+
+def load_nab(root: str | Path) -> list[NabFile]:
+    """Every labelled series of a NAB-layout directory, sorted by name."""
+    root = Path(root)
+    windows = json.loads((root / "labels" / "combined_windows.json").read_text())
+    labels_path = root / "labels" / "combined_labels.json"
+    labels = json.loads(labels_path.read_text()) if labels_path.is_file() else {}
+    files = []
+    for name in sorted(windows):
+        path = root / "data" / name
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: listed in combined_windows.json but missing")
+        stamps, values = [], []
+        with path.open() as f:
+            for row in csv.DictReader(f):
+                stamps.append(row["timestamp"])
+                values.append(float(row["value"]))
+        times = np.array([parse_time(t) for t in stamps], dtype=np.int64)
+        win_ms = [(parse_time(a), parse_time(b)) for a, b in windows[name]]
+        files.append(
+            NabFile(
+                name=name,
+                timestamps=stamps,
+                times_ms=times,
+                values=np.array(values, dtype=np.float64),
+                windows=windows_to_indices(times, win_ms),
+                anomalies_ms=[parse_time(t) for t in labels.get(name, [])],
+            )
+        )
+    if not files:
+        raise ValueError(f"{root}: no series listed in labels/combined_windows.json")
+    return files
+
+
+@dataclass
+class MatrixEntity:
+    """One entity of a matrix-layout data set."""
+
+    name: str
+    train: np.ndarray  # (T_train, n_metrics) float64
+    test: np.ndarray  # (T_test, n_metrics) float64
+    label: np.ndarray  # (T_test,) int8, 1 = anomalous step
+    interpretation: list[tuple[int, int, list[int]]] | None = None  # (start, end excl., 0-based metrics)
+
+
+def parse_interpretation(text: str) -> list[tuple[int, int, list[int]]]:
+    """``start-end:d1,d2`` lines -> (start, exclusive end, 0-based metric indices)."""
+    out = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        span, dims = line.split(":", 1)
+        a, b = span.split("-")
+        out.append((int(a), int(b), [int(d) - 1 for d in dims.split(",") if d.strip()]))
+    return out
+
+
+def load_matrix(root: str | Path) -> list[MatrixEntity]:
+    """Every entity of a matrix-layout directory (entities = ``test/*.npy``), sorted by name."""
+    root = Path(root)
+    names = sorted(p.stem for p in (root / "test").glob("*.npy"))
+    if not names:
+        raise ValueError(f"{root}: no test/<entity>.npy files")
+    out = []
+    for name in names:
+        train = np.load(root / "train" / f"{name}.npy", allow_pickle=False).astype(np.float64)
+        test = np.load(root / "test" / f"{name}.npy", allow_pickle=False).astype(np.float64)
+        label = np.load(root / "test_label" / f"{name}.npy", allow_pickle=False).reshape(-1)
+        if train.ndim == 1:
+            train, test = train[:, None], test[:, None]
+        if test.shape[1] != train.shape[1] or len(label) != len(test):
+            raise ValueError(
+                f"{name}: shapes disagree (train {train.shape}, test {test.shape}, label {label.shape})"
+            )
+        interp_path = root / "interpretation_label" / f"{name}.txt"
+        interp = parse_interpretation(interp_path.read_text()) if interp_path.is_file() else None
+        out.append(MatrixEntity(name, train, test, (label > 0.5).astype(np.int8), interp))
+    return out
+
+
+def segments(label: np.ndarray) -> list[tuple[int, int]]:
+    """Runs of 1s in a 0/1 array as inclusive (first, last) indices."""
+    d = np.diff(np.concatenate([[0], (np.asarray(label) > 0).astype(np.int8), [0]]))
+    starts = np.flatnonzero(d == 1)
+    ends = np.flatnonzero(d == -1) - 1
+    return list(zip(starts.tolist(), ends.tolist(), strict=True))

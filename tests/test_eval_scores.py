@@ -1,0 +1,143 @@
+"""The scorers against the published rules: null = 0, perfect = 100, hand-computed cases, and the fast
+threshold sweeps equal to brute force."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from evaluation.explain import hitrate
+from evaluation.nab_score import PROFILES, FileInput, load_profiles, score_corpus, score_file, sigma
+from evaluation.pointwise import best_f1, best_f1_point_adjusted, event_detection, point_adjust, prf
+
+NAB = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "nab"
+STD = PROFILES["standard"]
+
+
+def corpus(rng: np.random.Generator, n_files: int = 4) -> list[FileInput]:
+    files = []
+    for i in range(n_files):
+        n = int(rng.integers(200, 400))
+        windows = [(60, 80), (150, 170)] if i % 2 else [(100, 130)]
+        files.append(FileInput(f"f{i}", rng.random(n), windows, probation=30))
+    return files
+
+
+def test_sigma_matches_the_rule():
+    assert sigma(0.0) == pytest.approx(0.0)
+    assert sigma(-1.0) == pytest.approx(2 / (1 + math.exp(-5)) - 1)
+    assert sigma(50.0) == pytest.approx(-1.0)
+
+
+def test_null_detector_scores_zero_and_perfect_scores_hundred():
+    rng = np.random.default_rng(0)
+    files = corpus(rng)
+    for p in PROFILES.values():
+        null = [FileInput(f.name, np.zeros(len(f.scores)), f.windows, f.probation) for f in files]
+        assert score_corpus(null, p).normalised == pytest.approx(0.0)
+        perfect = []
+        for f in files:
+            s = np.zeros(len(f.scores))
+            for a, _ in f.windows:
+                s[a] = 1.0
+            perfect.append(FileInput(f.name, s, f.windows, f.probation))
+        r = score_corpus(perfect, p)
+        assert r.normalised == pytest.approx(100.0) and r.threshold == 1.0
+
+
+def test_hand_computed_file():
+    # window rows 10..20 (span 10); detections at 15 (inside: y = -0.5), 12 (earlier, counts), 25 and 5
+    s = np.zeros(40)
+    s[[5, 12, 15, 25]] = 1.0
+    f = FileInput("x", s, [(10, 20)], probation=0)
+    r = score_file(f, 0.5, STD)
+    tp = float(sigma(-0.8) / sigma(-1.0))  # earliest detection at 12: y = (12 - 20) / 10
+    fp_before = -0.11  # no window precedes row 5
+    fp_after = 0.11 * float(sigma(5 / 11))  # 5 rows past the right edge, window length 11
+    assert (r.tp, r.fn, r.fp) == (1, 0, 2)
+    assert r.score == pytest.approx(tp + fp_before + fp_after)
+    # probation hides row 5
+    r2 = score_file(FileInput("x", s, [(10, 20)], probation=8), 0.5, STD)
+    assert r2.score == pytest.approx(tp + fp_after) and r2.fp == 1
+    # low-FN profile: a missed window costs 2
+    miss = score_file(FileInput("x", np.zeros(40), [(10, 20)], 0), 0.5, PROFILES["reward_low_FN_rate"])
+    assert miss.score == -2.0 and miss.fn == 1
+
+
+def test_left_edge_earns_tp_weight_and_right_edge_nothing():
+    f = FileInput("x", np.zeros(30), [(10, 20)], probation=0)
+    f.scores[10] = 1
+    assert score_file(f, 1.0, STD).score == pytest.approx(1.0)
+    f.scores[:] = 0
+    f.scores[20] = 1
+    assert score_file(f, 1.0, STD).score == pytest.approx(0.0)
+
+
+def test_threshold_sweep_equals_brute_force():
+    rng = np.random.default_rng(1)
+    files = corpus(rng, 6)
+    for f in files:  # ties and a few strong hits
+        f.scores = np.round(f.scores, 2)
+    for p in PROFILES.values():
+        r = score_corpus(files, p)
+        candidates = np.unique(np.concatenate([f.scores for f in files]))
+        brute = max(sum(score_file(f, t, p).score for f in files) for t in candidates)
+        assert r.raw == pytest.approx(max(brute, r.null))
+
+
+@pytest.mark.skipif(not (NAB / "config" / "profiles.json").is_file(), reason="NAB data not present")
+def test_profiles_match_nab_config():
+    loaded = load_profiles(NAB / "config" / "profiles.json")
+    for name, p in PROFILES.items():
+        assert loaded[name] == p
+
+
+def test_pointwise_prf_null_perfect_and_hand_case():
+    label = np.array([0, 1, 1, 0, 0, 1, 0, 0])
+    assert prf(np.zeros(8), label)["f1"] == 0.0
+    assert prf(label, label) == {"precision": 1.0, "recall": 1.0, "f1": 1.0}
+    r = prf(np.array([0, 1, 0, 1, 0, 0, 0, 0]), label)  # tp 1, fp 1, fn 2
+    assert r["precision"] == 0.5 and r["recall"] == pytest.approx(1 / 3) and r["f1"] == pytest.approx(0.4)
+
+
+def test_best_f1_equals_brute_force():
+    rng = np.random.default_rng(2)
+    label = (rng.random(300) < 0.1).astype(int)
+    scores = np.round(rng.random(300) + 0.5 * label, 2)
+    f1, t = best_f1(scores, label)
+    brute = max(prf(scores >= u, label)["f1"] for u in np.unique(scores))
+    assert f1 == pytest.approx(brute) and prf(scores >= t, label)["f1"] == pytest.approx(brute)
+
+
+def test_point_adjust_and_its_sweep():
+    label = np.array([0, 1, 1, 1, 0, 0, 1, 1, 0])
+    pred = np.array([0, 0, 1, 0, 1, 0, 0, 0, 0])
+    assert point_adjust(pred, label).tolist() == [0, 1, 1, 1, 1, 0, 0, 0, 0]
+    rng = np.random.default_rng(3)
+    lab = np.zeros(200, dtype=int)
+    lab[20:40] = 1
+    lab[100:103] = 1
+    lab[150:180] = 1
+    sc = np.round(rng.random(200), 2)
+    brute = max(prf(point_adjust(sc >= u, lab), lab)["f1"] for u in np.unique(sc))
+    assert best_f1_point_adjusted(sc, lab) == pytest.approx(brute)
+
+
+def test_event_detection_and_lead():
+    alerts = np.array([0, 0, 0, 1, 1, 0, 0, 0, 0, 1])
+    ev = event_detection(alerts, [(1, 4), (6, 8)])
+    assert ev.first_alert == [3, None] and ev.recall == 0.5 and ev.lead_steps() == [2]
+
+
+def test_hitrate_hand_cases():
+    contrib = np.array([[5.0, 4.0, 3.0, 2.0, 1.0], [1.0, 2.0, 3.0, 4.0, 5.0]])
+    truth = [(0, 2, [0, 3])]
+    # row 0: top-2 = {0, 1} -> 1/2; row 1: top-2 = {4, 3} -> 1/2
+    assert hitrate(contrib, truth, 1.0) == pytest.approx(0.5)
+    # @150%: top-3: row 0 {0,1,2} -> 1/2, row 1 {4,3,2} -> 1/2
+    assert hitrate(contrib, truth, 1.5) == pytest.approx(0.5)
+    assert hitrate(contrib, [(0, 1, [0, 1])], 1.0) == 1.0
+    assert hitrate(np.full((2, 5), np.nan), truth, 1.0) is None
