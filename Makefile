@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 DURATION ?= 120
 
-.PHONY: setup demo bench test unit integration lint clean
+.PHONY: setup demo bench chaos test unit integration lint clean
 
 setup:
 	@bash scripts/bootstrap.sh
@@ -12,6 +12,9 @@ demo: setup
 
 bench: setup
 	$(PY) -m embedded.bench
+
+chaos: setup
+	$(PY) -m embedded.chaos --out reports/chaos.json
 
 lint: setup
 	$(PY) -m ruff check .

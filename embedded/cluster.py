@@ -7,11 +7,14 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
+import signal
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 from embedded.services import free_port, stop_process
 
@@ -25,7 +28,15 @@ def flink_home() -> Path:
 
 
 class StandaloneCluster:
-    def __init__(self, run_dir: Path, conf_file: Path = ROOT / "flink-conf/config.yaml"):
+    """JobManager + TaskManagers in their own process groups; ``extra_conf`` lines are appended to
+    the configuration (e.g. shorter heartbeats for fault injection)."""
+
+    def __init__(
+        self,
+        run_dir: Path,
+        conf_file: Path = ROOT / "flink-conf/config.yaml",
+        extra_conf: dict[str, str] | None = None,
+    ):
         self.run_dir = run_dir
         self.conf_dir = run_dir / "conf"
         self.log_dir = run_dir / "log"
@@ -34,10 +45,14 @@ class StandaloneCluster:
         text = re.sub(r"(\n  rpc:\n    address: localhost\n    port: )\d+", rf"\g<1>{free_port()}", text)
         text = re.sub(r"(\nrest:\n(?:  .*\n)*?  port: )\d+", rf"\g<1>{self.rest_port}", text)
         text = text.replace("file:///tmp/sentinel-checkpoints", (run_dir / "checkpoints").as_uri())
+        text += "".join(f"{k}: {v}\n" for k, v in (extra_conf or {}).items())
         self.conf_dir.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         (self.conf_dir / "config.yaml").write_text(text)
+        for logging_conf in (flink_home() / "conf").glob("log4j*.properties"):  # else Flink logs nothing
+            shutil.copy(logging_conf, self.conf_dir / logging_conf.name)
         self.procs: list[subprocess.Popen] = []
+        self.taskmanagers: list[subprocess.Popen] = []
         self.env = dict(
             os.environ,
             FLINK_CONF_DIR=str(self.conf_dir),
@@ -61,13 +76,60 @@ class StandaloneCluster:
         self.procs.append(p)
         return p
 
-    def get(self, path: str) -> dict:
+    def get(self, path: str) -> Any:
         with urllib.request.urlopen(self.rest + path, timeout=5) as r:
             return json.loads(r.read())
 
+    def start_taskmanager(self) -> subprocess.Popen:
+        """One more TaskManager (e.g. the replacement of a killed one)."""
+        tm = self._daemon("taskmanager.sh")
+        self.taskmanagers.append(tm)
+        return tm
+
+    def kill_taskmanager(self) -> int:
+        """kill -9 the oldest live TaskManager and its Python workers (its process group); its pid."""
+        tm = next(p for p in self.taskmanagers if p.poll() is None)
+        os.killpg(tm.pid, signal.SIGKILL)
+        tm.wait(10)
+        self.taskmanagers.remove(tm)
+        self.procs.remove(tm)
+        return tm.pid
+
+    def registered_taskmanagers(self) -> int:
+        return int(self.get("/overview").get("taskmanagers", 0))
+
+    def checkpoints_completed(self, job_id: str) -> int:
+        return int(self.get(f"/jobs/{job_id}/checkpoints")["counts"]["completed"])
+
+    def restarts(self, job_id: str) -> int:
+        """How many failures the job recovered from since it was submitted (its exception history)."""
+        return len(self.get(f"/jobs/{job_id}/exceptions?maxExceptions=1000")["exceptionHistory"]["entries"])
+
+    def tasks_running(self, job_id: str) -> bool:
+        """The job and every one of its tasks are RUNNING (deployed and processing)."""
+        job = self.get(f"/jobs/{job_id}")
+        return bool(job["state"] == "RUNNING" and all(v["status"] == "RUNNING" for v in job["vertices"]))
+
+    def wait_running(self, job_id: str, timeout_s: float = 180, checkpoints_after: int = -1) -> None:
+        """Wait until every task runs and (optionally) a checkpoint newer than ``checkpoints_after``
+        completed, i.e. the job recovered and has state to restore from again."""
+        deadline = time.time() + timeout_s
+        while time.time() < deadline:
+            try:
+                if self.tasks_running(job_id) and self.checkpoints_completed(job_id) > checkpoints_after:
+                    return
+            except (OSError, KeyError):
+                pass
+            time.sleep(0.5)
+        raise RuntimeError(f"job {job_id} not running (with a new checkpoint) after {timeout_s}s")
+
+    def cancel(self, job_id: str) -> None:
+        req = urllib.request.Request(self.rest + f"/jobs/{job_id}?mode=cancel", method="PATCH")
+        urllib.request.urlopen(req, timeout=10).close()
+
     def start(self, timeout_s: float = 90) -> StandaloneCluster:
         self._daemon("jobmanager.sh")
-        self._daemon("taskmanager.sh")
+        self.start_taskmanager()
         deadline = time.time() + timeout_s
         while time.time() < deadline:
             try:

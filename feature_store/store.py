@@ -64,8 +64,10 @@ def redis_client(cfg: RedisConfig):
         host=cfg.host,
         port=cfg.port,
         db=cfg.db,
+        username=cfg.username or None,
         password=cfg.password or None,
         ssl=cfg.tls,
+        ssl_ca_certs=cfg.tls_ca_file or None,
         socket_timeout=cfg.socket_timeout_s,
         socket_connect_timeout=cfg.socket_timeout_s,
     )

@@ -83,6 +83,12 @@ class DetectAnomalies(KeyedProcessFunction):
         self.m_late = group.counter("events_late")
         self.m_behind_wm = group.counter("events_behind_watermark")
         self.m_warming = group.counter("rows_warming_up")
+        if self.writer is not None:
+            w = self.writer
+            group.gauge("feature_store_written", lambda: w.counters.written)
+            group.gauge("feature_store_dropped", lambda: w.counters.dropped)
+            group.gauge("feature_store_failures", lambda: w.counters.failures)
+            group.gauge("feature_store_buffered", lambda: len(w.buffer))
         self.m_reloads = group.counter("model_reloads")
         self.m_reload_failures = group.counter("model_reload_failures")
         self._timer_at = 0
