@@ -1,4 +1,7 @@
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -40,3 +43,32 @@ def test_secrets_are_redacted_but_round_trip():
     assert "hunter2" not in repr(cfg) and "s3cret" not in str(cfg.to_dict())
     again = config_from_json(cfg.to_json())
     assert again.redis.password == "hunter2" and again.kafka.sasl_password == "s3cret"
+
+
+def test_secrets_from_files_and_env_never_reach_the_output(tmp_path):
+    (tmp_path / "kafka").write_text("kafka-file-secret\n")
+    cfg = load_config(
+        None,
+        [f"kafka.sasl_password_file={tmp_path / 'kafka'}"],
+        env={"SENTINEL_REDIS__PASSWORD": "redis-env-secret"},
+    )
+    assert cfg.kafka.sasl_password == "kafka-file-secret" and cfg.redis.password == "redis-env-secret"
+    for shown in (repr(cfg), json.dumps(cfg.to_dict())):
+        assert "kafka-file-secret" not in shown and "redis-env-secret" not in shown
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(None, [f"redis.password_file={tmp_path / 'missing'}"], env={})
+
+
+def test_the_job_does_not_print_secrets(tmp_path):
+    """The job's own output (config errors, refusals) carries no secret, whatever goes wrong."""
+    env = dict(
+        os.environ,
+        SENTINEL_REDIS__PASSWORD="redis-env-secret-123",
+        SENTINEL_KAFKA__SASL_PASSWORD="kafka-env-secret-456",
+    )
+    for args in (["--set", f"job.model_dir={tmp_path}"], ["--set", "kafka.delivery_guarantee=maybe"]):
+        r = subprocess.run(
+            [sys.executable, "-m", "jobs.detect", *args], env=env, capture_output=True, text=True, timeout=120
+        )
+        assert r.returncode != 0 and r.stderr
+        assert "secret-123" not in r.stdout + r.stderr and "secret-456" not in r.stdout + r.stderr
