@@ -32,3 +32,19 @@ test: lint
 
 clean:
 	rm -rf .run reports/*.json
+
+# Detection quality on labelled data (issue 7): see docs/results.md
+.PHONY: eval eval-matrix eval-nab results
+EVAL_DATA ?= ../shared/datasets
+
+eval: setup
+	$(PY) -m evaluation.cli all --data $(EVAL_DATA) --out reports/eval.json
+
+eval-matrix: setup
+	$(PY) -m evaluation.cli matrix --data $(or $(DATA),$(EVAL_DATA)/smd) --out $(or $(OUT),reports/eval-matrix.json)
+
+eval-nab: setup
+	$(PY) -m evaluation.cli nab --data $(or $(DATA),$(EVAL_DATA)/nab) --out $(or $(OUT),reports/eval-nab.json)
+
+results:
+	$(PY) -m evaluation.cli results --eval reports/eval.json --out docs/results.md

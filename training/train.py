@@ -36,6 +36,12 @@ class TrainParams:
     """... times this margin."""
     validation_fraction: float = 0.25
     seed: int = 42
+    min_rows: int = 200
+    reuse_graph: bool = False
+    """Reuse one compiled Keras graph per shape (reset to the seed's initial weights) across fits in a
+    process: seconds saved per fit when evaluation fits hundreds of small models. The returned
+    ``keras_model`` is then shared: export it before the next fit."""
+    """Fewest feature vectors ``fit`` accepts (evaluation on short series lowers it)."""
 
 
 @dataclass
@@ -48,14 +54,62 @@ class FittedModel:
     summary: dict[str, Any]
 
 
-def fit(x: np.ndarray, config: Config, params: TrainParams, progress: bool = True) -> FittedModel:
-    """Fit on normal feature vectors ``x`` (n, d); deterministic for ``params.seed``."""
+def _new_autoencoder(d: int, params: TrainParams) -> Any:
+    """d -> hidden -> latent -> hidden -> d (tanh hidden layers), compiled with Adam on MSE."""
+    import keras
+
+    inp = keras.Input(shape=(d,))
+    h = keras.layers.Dense(params.hidden, activation="tanh", name="enc_hidden")(inp)
+    z = keras.layers.Dense(params.latent_dim, activation="linear", name="latent")(h)
+    h2 = keras.layers.Dense(params.hidden, activation="tanh", name="dec_hidden")(z)
+    out = keras.layers.Dense(d, activation="linear", name="reconstruction")(h2)
+    ae = keras.Model(inp, out, name="autoencoder")
+    ae.compile(optimizer=keras.optimizers.Adam(params.learning_rate), loss="mse")
+    return ae
+
+
+_GRAPHS: dict[tuple, tuple[Any, list[np.ndarray], list[np.ndarray]]] = {}
+
+
+def _cached_autoencoder(d: int, params: TrainParams) -> Any:
+    """A compiled autoencoder reset to exactly the initial weights and optimizer state a fresh one has
+    for this seed: the same fit as :func:`_new_autoencoder` without re-tracing the graph."""
+    key = (d, params.hidden, params.latent_dim, params.learning_rate, params.seed)
+    if key not in _GRAPHS:
+        ae = _new_autoencoder(d, params)
+        ae.optimizer.build(ae.trainable_variables)
+        _GRAPHS[key] = (
+            ae,
+            [np.array(w) for w in ae.get_weights()],
+            [np.array(v.numpy()) for v in ae.optimizer.variables],
+        )
+        return ae
+    ae, weights, opt_state = _GRAPHS[key]
+    ae.set_weights(weights)
+    for v, value in zip(ae.optimizer.variables, opt_state, strict=True):
+        v.assign(value)
+    return ae
+
+
+def fit(
+    x: np.ndarray,
+    config: Config,
+    params: TrainParams,
+    progress: bool = True,
+    warm_start: FittedModel | None = None,
+) -> FittedModel:
+    """Fit on normal feature vectors ``x`` (n, d); deterministic for ``params.seed``.
+
+    ``warm_start``: continue training that model's autoencoder on ``x`` (continual adaptation on
+    recent data; also skips Keras' graph tracing, seconds per new model) instead of a fresh one; the
+    scaler, Isolation Forest, calibration and threshold are always refitted on ``x``.
+    """
     import keras
     import tensorflow as tf
     from sklearn.ensemble import IsolationForest
 
-    if x.ndim != 2 or len(x) < 200:
-        raise ValueError(f"need at least 200 feature vectors to train, got {x.shape}")
+    if x.ndim != 2 or len(x) < params.min_rows:
+        raise ValueError(f"need at least {params.min_rows} feature vectors to train, got {x.shape}")
     if not np.isfinite(x).all():
         raise ValueError("training features contain NaN or infinity")
     keras.utils.set_random_seed(params.seed)
@@ -71,23 +125,24 @@ def fit(x: np.ndarray, config: Config, params: TrainParams, progress: bool = Tru
     xs = (x_train - mean) / scale
     d = x.shape[1]
 
-    inp = keras.Input(shape=(d,))
-    h = keras.layers.Dense(params.hidden, activation="tanh", name="enc_hidden")(inp)
-    z = keras.layers.Dense(params.latent_dim, activation="linear", name="latent")(h)
-    h2 = keras.layers.Dense(params.hidden, activation="tanh", name="dec_hidden")(z)
-    out = keras.layers.Dense(d, activation="linear", name="reconstruction")(h2)
-    ae = keras.Model(inp, out, name="autoencoder")
-    ae.compile(optimizer=keras.optimizers.Adam(params.learning_rate), loss="mse")
+    if warm_start is not None and warm_start.keras_model.input_shape[-1] == d:
+        ae = warm_start.keras_model
+    elif params.reuse_graph:
+        ae = _cached_autoencoder(d, params)
+    else:
+        ae = _new_autoencoder(d, params)
     t0 = time.time()
-    hist = ae.fit(
-        xs,
-        xs,
-        epochs=params.epochs,
-        batch_size=params.batch_size,
-        shuffle=True,
-        verbose=2 if progress else 0,
-        validation_data=((x_val - mean) / scale,) * 2,
+    # One pass over a dataset repeated ``epochs`` times (reshuffled each time): the same gradient steps
+    # as ``epochs`` Keras epochs without their per-epoch overhead (~0.1-0.5 s each on small data).
+    xs32 = xs.astype(np.float32)
+    ds = (
+        tf.data.Dataset.from_tensor_slices((xs32, xs32))
+        .shuffle(len(xs32), seed=params.seed, reshuffle_each_iteration=True)
+        .batch(params.batch_size)
+        .repeat(params.epochs)
+        .prefetch(2)
     )
+    hist = ae.fit(ds, epochs=1, verbose=2 if progress else 0)
     ae_seconds = time.time() - t0
 
     def stack(names: list[str]) -> DenseStack:
@@ -110,9 +165,13 @@ def fit(x: np.ndarray, config: Config, params: TrainParams, progress: bool = Tru
         cal_recon=Calibration(0.0, 1.0),
         threshold=1.0,
     )
+    xv = (x_val - mean) / scale
+    val_loss = float(np.mean((decoder(encoder(xv)) - xv) ** 2)) if len(xv) else 0.0
     z_train, logerr_train, _, _ = model.reconstruct(x_train)
     forest = IsolationForest(
-        n_estimators=params.n_estimators, max_samples=params.max_samples, random_state=params.seed
+        n_estimators=params.n_estimators,
+        max_samples=min(params.max_samples, len(x_train)),
+        random_state=params.seed,
     ).fit(np.column_stack([z_train, logerr_train]))
     model.forest = ForestArrays.from_sklearn(forest)
 
@@ -129,7 +188,7 @@ def fit(x: np.ndarray, config: Config, params: TrainParams, progress: bool = Tru
         "validation_rows": len(x_val),
         "autoencoder_seconds": round(ae_seconds, 1),
         "final_loss": float(hist.history["loss"][-1]),
-        "final_val_loss": float(hist.history["val_loss"][-1]),
+        "final_val_loss": val_loss,
         "validation_above_threshold": float((val_scores > model.threshold).mean()),
     }
     return FittedModel(model, ae, forest, summary)

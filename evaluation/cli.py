@@ -1,0 +1,131 @@
+"""``sentinel-eval``: detection quality on labelled data.
+
+    sentinel-eval all    --data ../shared/datasets --out reports/eval.json   # make eval
+    sentinel-eval matrix --data DIR --out reports/x.json                      # make eval-matrix
+    sentinel-eval nab    --data DIR --out reports/x.json                      # make eval-nab
+    sentinel-eval results --eval reports/eval.json --out docs/results.md      # make results
+
+Each run also writes what it scored next to OUT, in a folder named after it without ``.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from evaluation.datasets import load_matrix, load_nab
+from evaluation.runs import evaluate_matrix, evaluate_nab
+
+NAB_FIELDS = ("standard", "reward_low_fp", "reward_low_fn")
+
+
+def artefact_dir(out: Path) -> Path:
+    """``reports/x.json`` -> ``reports/x/``."""
+    return out.with_suffix("") if out.suffix == ".json" else out.parent / (out.name + ".d")
+
+
+def _nab_shape(summary: dict[str, Any]) -> dict[str, Any]:
+    return {k: summary[k] for k in NAB_FIELDS}
+
+
+def _write(out: Path, report: dict[str, Any], run: dict[str, Any]) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2, default=_json_default) + "\n")
+    d = artefact_dir(out)
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "run.json").write_text(json.dumps(run, indent=2, default=_json_default) + "\n")
+    print(f"wrote {out} and {d}/", file=sys.stderr)
+
+
+def _json_default(o: Any) -> Any:
+    if hasattr(o, "item"):
+        return o.item()
+    if hasattr(o, "tolist"):
+        return o.tolist()
+    raise TypeError(type(o))
+
+
+def _run_info(argv: list[str], t0: float, **extra: Any) -> dict[str, Any]:
+    return dict(
+        command="sentinel-eval " + " ".join(argv),
+        seconds=round(time.time() - t0, 1),
+        cpus=os.cpu_count(),
+        python=platform.python_version(),
+        finished_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        **extra,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    for name, default_data in (("all", "../shared/datasets"), ("matrix", None), ("nab", None)):
+        s = sub.add_parser(name)
+        s.add_argument("--data", required=default_data is None, default=default_data)
+        s.add_argument("--out", required=name != "all", default="reports/eval.json")
+        s.add_argument("--quiet", action="store_true", help="no progress bars")
+        s.add_argument(
+            "--every", type=int, default=1, help="only every K-th entity/file (a quick look, not for reports)"
+        )
+    r = sub.add_parser("results")
+    r.add_argument("--eval", default="reports/eval.json")
+    r.add_argument("--out", default="docs/results.md")
+    args = p.parse_args(argv)
+    t0 = time.time()
+    if args.cmd == "results":
+        from evaluation.report import write_results_page
+
+        write_results_page(Path(args.eval), Path(args.out))
+        print(f"wrote {args.out}", file=sys.stderr)
+        return 0
+    out = Path(args.out)
+    d = artefact_dir(out)
+    data = Path(args.data)
+    show = not args.quiet
+    if args.cmd == "matrix":
+        res = evaluate_matrix(load_matrix(data)[:: args.every], d, show=show)
+        report = {"matrix": res["summary"], "baselines": res["baselines"], "per_entity": res["per_entity"]}
+        _write(out, report, _run_info(argv, t0, data=str(data)))
+        return 0
+    if args.cmd == "nab":
+        res = evaluate_nab(load_nab(data)[:: args.every], d, show=show)
+        report = {
+            "nab": res["summary"],
+            "baselines": res["baselines"],
+            "per_entity": res["per_entity"],
+        }
+        _write(out, report, _run_info(argv, t0, data=str(data)))
+        return 0
+    smd = evaluate_matrix(load_matrix(data / "smd")[:: args.every], d / "smd", show=show)
+    nab = evaluate_nab(load_nab(data / "nab")[:: args.every], d / "nab", show=show)
+    baselines = {
+        name: {"nab": _nab_shape(nab["baselines"][name]), "smd": smd["baselines"][name]}
+        for name in smd["baselines"]
+    }
+    report = {
+        "nab": _nab_shape(nab["summary"]),
+        "smd": smd["summary"],
+        "baselines": baselines,
+        "per_entity": {"smd": smd["per_entity"], "nab": nab["per_entity"]},
+    }
+    run = _run_info(
+        argv,
+        t0,
+        data=str(data),
+        smd_seconds=smd["seconds"],
+        nab_seconds=nab["seconds"],
+        nab_details={"sentinel": nab["summary"], **nab["baselines"]},
+    )
+    _write(out, report, run)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,233 @@
+"""Runs detectors strictly online over labelled series, through the production scoring code.
+
+Our detector (:class:`SentinelDetector`) is the job's own path: ``MetricEvent`` -> ``EntityDetector.step``
+(the function the Flink KeyedProcessFunction calls: rolling window, numba features, autoencoder ->
+Isolation Forest, calibrated score, threshold, k-of-n alert) -> score record. Models come from
+``training.train.fit``. Online by construction: a detector scores a chunk of rows in time order, one
+event at a time, and is (re)fitted only on rows that precede the next chunk.
+
+- Matrix data (SMD): fit on the train split; the entity state is warmed on the train split's tail
+  (the minutes just before the test split); every test row is then scored.
+- NAB: fit on the probationary period, then refit on past rows at a doubling schedule (2p, 4p, ...)
+  using at most ``max_fit_rows`` of the most recent rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from detector.config import Config, load_config
+from detector.engine import EntityDetector, featurize
+from detector.events import MetricEvent
+from detector.windows import EntityState, LateEvent
+from training.train import FittedModel, TrainParams, fit
+
+T0_MS = 1_700_000_000_000
+MATRIX_STEP_MS = 60_000
+"""Matrix-layout rows carry no time: one row per minute (SMD's step)."""
+THRESHOLD_QUANTILE = 0.9995
+THRESHOLD_MARGIN = 1.1
+
+
+def label_free_threshold(normal_scores: np.ndarray) -> float:
+    """The one label-free threshold rule (the model's own, TrainParams): a high quantile of scores on
+    unlabelled training data, times a margin. Used for the baselines' alerts as for ours."""
+    s = np.asarray(normal_scores, dtype=np.float64)
+    s = s[np.isfinite(s)]
+    if not len(s):
+        return float("inf")
+    q = float(np.quantile(s, THRESHOLD_QUANTILE))
+    return q * THRESHOLD_MARGIN if q > 0 else q / THRESHOLD_MARGIN
+
+
+@dataclass
+class Chunk:
+    """Scores of consecutive rows. ``score``: higher = more anomalous, NaN where nothing was scored
+    (warm-up); ``alert``: 0/1 at the label-free threshold; ``contrib``: per-metric responsibility."""
+
+    score: np.ndarray
+    alert: np.ndarray
+    threshold: float
+    contrib: np.ndarray | None = None
+
+
+class OnlineDetector(Protocol):
+    names: tuple[str, ...]
+    """The score streams it produces (e.g. the full model and its stages alone)."""
+
+    def fit(self, past: np.ndarray, times_ms: np.ndarray) -> None:
+        """Learn from rows that all precede anything scored afterwards."""
+
+    def score(self, rows: np.ndarray, times_ms: np.ndarray) -> dict[str, Chunk]:
+        """Score rows in time order, carrying state from earlier calls."""
+
+
+def eval_config(n_metrics: int, base: Config | None = None) -> Config:
+    """The default configuration with metrics ``m0..m{n-1}`` (``value`` for one metric)."""
+    cfg = base or load_config(env={})
+    cfg.stream.metrics = ["value"] if n_metrics == 1 else [f"m{i}" for i in range(n_metrics)]
+    return cfg
+
+
+def default_params() -> TrainParams:
+    """Training parameters for evaluation: the production defaults, accepting short series."""
+    return TrainParams(min_rows=60, reuse_graph=True)
+
+
+def events(key: str, metrics: list[str], rows: np.ndarray, times_ms: np.ndarray) -> Iterator[MetricEvent]:
+    """Wide events (every metric at once), as a producer would send them."""
+    for t, row in zip(times_ms.tolist(), rows.tolist(), strict=True):
+        yield MetricEvent(key, int(t), dict(zip(metrics, row, strict=True)))
+
+
+class SentinelDetector:
+    """Our detector through ``EntityDetector.step``, plus its stages alone for the ablation baselines:
+    ``autoencoder`` (the same autoencoder's calibrated reconstruction score) and ``iforest_latent``
+    (an Isolation Forest on the same autoencoder's latent vectors only)."""
+
+    names: tuple[str, ...] = ("sentinel", "autoencoder", "iforest_latent")
+
+    def __init__(self, n_metrics: int, key: str = "entity", params: TrainParams | None = None):
+        self.cfg = eval_config(n_metrics)
+        self.params = params or default_params()
+        self.key = key
+        self.metrics = list(self.cfg.stream.metrics)
+        self.detector: EntityDetector | None = None
+        self.state: EntityState | None = None
+        self.thresholds: dict[str, float] = {}
+        self.latent_forest: Any = None
+        self.fitted: FittedModel | None = None
+        self.fits = 0
+
+    def fit(self, past: np.ndarray, times_ms: np.ndarray) -> None:
+        from sklearn.ensemble import IsolationForest
+
+        x, _, _ = featurize(events(self.key, self.metrics, past, times_ms), self.cfg)
+        self.fitted = fit(x, self.cfg, self.params, progress=False, warm_start=self.fitted)
+        model = self.fitted.model
+        self.detector = EntityDetector(self.cfg, model)
+        if self.state is None:
+            self.state = self.detector.new_state()
+        z, log_err, _, _ = model.reconstruct(x)
+        self.thresholds = {
+            "sentinel": model.threshold,
+            "autoencoder": label_free_threshold(model.cal_recon(log_err)),
+        }
+        p = self.params
+        self.latent_forest = IsolationForest(
+            n_estimators=p.n_estimators, max_samples=min(p.max_samples, len(z)), random_state=p.seed
+        ).fit(z)
+        self.thresholds["iforest_latent"] = label_free_threshold(-self.latent_forest.score_samples(z))
+        self.fits += 1
+
+    def score(self, rows: np.ndarray, times_ms: np.ndarray) -> dict[str, Chunk]:
+        assert self.detector is not None and self.state is not None, "fit first"
+        n = len(rows)
+        d = len(self.metrics) * (self.detector.model.feature_mean.shape[0] // len(self.metrics))
+        feats = np.full((n, d), np.nan)
+        alert = np.zeros(n, dtype=np.int8)
+        for i, ev in enumerate(events(self.key, self.metrics, rows, times_ms)):
+            try:
+                out = self.detector.step(self.state, ev, ev.timestamp_ms)
+            except LateEvent:  # duplicate or out-of-order timestamp: the job drops it too
+                continue
+            for rec in out.scores:
+                alert[i] = rec["status"] == "anomaly"
+            for _, f in out.features:
+                feats[i] = f
+        ok = np.isfinite(feats).all(axis=1)
+        model = self.detector.model
+        score = np.full(n, np.nan)
+        recon = np.full(n, np.nan)
+        latent = np.full(n, np.nan)
+        contrib = np.full((n, len(self.metrics)), np.nan)
+        if ok.any():
+            batch = model.score(feats[ok])  # the same function step() called, batched
+            score[ok] = batch.score
+            recon[ok] = batch.recon
+            contrib[ok] = batch.metric_error
+            z, _, _, _ = model.reconstruct(feats[ok])
+            assert self.latent_forest is not None
+            latent[ok] = -self.latent_forest.score_samples(z)
+        th = self.thresholds
+        return {
+            "sentinel": Chunk(score, alert, th["sentinel"], contrib),
+            "autoencoder": Chunk(recon, (recon > th["autoencoder"]).astype(np.int8), th["autoencoder"]),
+            "iforest_latent": Chunk(
+                latent, (latent > th["iforest_latent"]).astype(np.int8), th["iforest_latent"]
+            ),
+        }
+
+
+@dataclass
+class SeriesScores:
+    """One detector stream over one series: the concatenated chunks."""
+
+    score: np.ndarray
+    alert: np.ndarray
+    threshold: float
+    contrib: np.ndarray | None = None
+    row_threshold: np.ndarray = field(default_factory=lambda: np.zeros(0))  # the threshold each row met
+
+
+def _concat(chunks: list[Chunk]) -> SeriesScores:
+    contribs = [c.contrib for c in chunks]
+    return SeriesScores(
+        score=np.concatenate([c.score for c in chunks]),
+        alert=np.concatenate([c.alert for c in chunks]),
+        threshold=chunks[-1].threshold,
+        contrib=np.concatenate(contribs) if all(c is not None for c in contribs) else None,  # type: ignore[arg-type]
+        row_threshold=np.concatenate([np.full(len(c.score), c.threshold) for c in chunks]),
+    )
+
+
+def run_matrix(
+    det: OnlineDetector, train: np.ndarray, test: np.ndarray, warm_rows: int = 500
+) -> dict[str, SeriesScores]:
+    """Fit on ``train``, warm the state on its last ``warm_rows`` rows, score every ``test`` row."""
+    n_tr = len(train)
+    times = T0_MS + np.arange(n_tr + len(test), dtype=np.int64) * MATRIX_STEP_MS
+    det.fit(train, times[:n_tr])
+    w = min(warm_rows, n_tr)
+    det.score(train[n_tr - w :], times[n_tr - w : n_tr])
+    chunk = det.score(test, times[n_tr:])
+    return {name: _concat([c]) for name, c in chunk.items()}
+
+
+def refit_points(n_rows: int, first: int) -> list[int]:
+    """Rows at which the detector is (re)fitted: ``first`` (the probation), then doubling."""
+    points, r = [], max(first, 1)
+    while r < n_rows:
+        points.append(r)
+        r *= 2
+    return points
+
+
+def run_series(
+    det: OnlineDetector,
+    values: np.ndarray,
+    times_ms: np.ndarray,
+    first_fit: int,
+    max_fit_rows: int = 4000,
+) -> dict[str, SeriesScores]:
+    """Score a series online: fit on ``values[:first_fit]``, score up to the next refit point, refit
+    on the (at most ``max_fit_rows``) rows before it, and so on. Rows before ``first_fit`` are
+    scored by the first model too (they warm the state; NAB ignores them as probation)."""
+    values = values.reshape(len(values), -1)
+    points = refit_points(len(values), first_fit)
+    if not points:
+        raise ValueError(f"series of {len(values)} rows is too short for a first fit on {first_fit} rows")
+    chunks: dict[str, list[Chunk]] = {}
+    start = 0
+    for k, r in enumerate(points):
+        det.fit(values[max(0, r - max_fit_rows) : r], times_ms[max(0, r - max_fit_rows) : r])
+        end = points[k + 1] if k + 1 < len(points) else len(values)
+        out = det.score(values[start:end], times_ms[start:end])
+        for name, c in out.items():
+            chunks.setdefault(name, []).append(c)
+        start = end
+    return {name: _concat(cs) for name, cs in chunks.items()}

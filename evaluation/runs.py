@@ -1,0 +1,216 @@
+"""Evaluation runs: every detector over a data set, scored, summarised, and written out.
+
+:func:`evaluate_matrix` (SMD or any matrix-layout directory) and :func:`evaluate_nab` (NAB layout)
+return ``{"summary": {...}, "baselines": {...}, "per_entity": {...}}`` and, given ``out_dir``, write
+what they scored so other tools can check it.
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from evaluation.baselines import RawIsolationForest, RollingZScore
+from evaluation.datasets import MatrixEntity, NabFile, segments
+from evaluation.explain import hitrate
+from evaluation.harness import OnlineDetector, SentinelDetector, SeriesScores, run_matrix, run_series
+from evaluation.nab_score import PROFILES, FileInput, score_corpus
+from evaluation.pointwise import best_f1, best_f1_point_adjusted, event_detection, prf
+from evaluation.progress import progress
+
+OURS = "sentinel"
+BASELINES = ("iforest_raw", "zscore", "autoencoder", "iforest_latent")
+NAB_KEYS = {
+    "standard": "standard",
+    "reward_low_FP_rate": "reward_low_fp",
+    "reward_low_FN_rate": "reward_low_fn",
+}
+
+
+def detectors_for(n_metrics: int, key: str) -> list[OnlineDetector]:
+    """Our detector (with its two stage ablations) and the two outside baselines."""
+    return [SentinelDetector(n_metrics, key), RawIsolationForest(), RollingZScore()]
+
+
+def _filled(score: np.ndarray) -> np.ndarray:
+    """NaN (not scored yet) -> the lowest score seen, so "higher = more anomalous" holds everywhere."""
+    finite = score[np.isfinite(score)]
+    return np.nan_to_num(score, nan=float(finite.min()) if len(finite) else 0.0)
+
+
+def _mean(values: list[float | None]) -> float | None:
+    vals = [v for v in values if v is not None]
+    return float(np.mean(vals)) if vals else None
+
+
+# ---------------------------------------------------------------- matrix layout (SMD)
+
+
+def matrix_entity_result(entity: MatrixEntity, s: SeriesScores, step_minutes: float) -> dict[str, Any]:
+    """Every matrix measure of one detector stream on one entity."""
+    score = _filled(s.score)
+    head = prf(s.alert, entity.label)
+    f1b, _ = best_f1(score, entity.label)
+    segs = segments(entity.label)
+    ev = event_detection(s.alert, segs)
+    leads = ev.lead_steps()
+    out: dict[str, Any] = {
+        "f1_pointwise": head["f1"],
+        "precision": head["precision"],
+        "recall": head["recall"],
+        "f1_best": f1b,
+        "f1_pa": best_f1_point_adjusted(score, entity.label),
+        "hitrate_100": None,
+        "hitrate_150": None,
+        "event_recall": ev.recall,
+        "events": len(segs),
+        "lead_steps": leads,
+        "median_lead_steps": float(np.median(leads)) if leads else None,
+        "median_lead_minutes": float(np.median(leads)) * step_minutes if leads else None,
+        "threshold": s.threshold,
+        "alerts": int(s.alert.sum()),
+    }
+    if s.contrib is not None and entity.interpretation:
+        out["hitrate_100"] = hitrate(s.contrib, entity.interpretation, 1.0)
+        out["hitrate_150"] = hitrate(s.contrib, entity.interpretation, 1.5)
+    return out
+
+
+MATRIX_FIELDS = (
+    "f1_pointwise",
+    "precision",
+    "recall",
+    "f1_best",
+    "f1_pa",
+    "hitrate_100",
+    "hitrate_150",
+    "median_lead_steps",
+)
+
+
+def matrix_summary(per_entity: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Mean over entities of each measure; the median lead over every detected event of every entity."""
+    out: dict[str, Any] = {k: _mean([e[k] for e in per_entity.values()]) for k in MATRIX_FIELDS[:-1]}
+    leads = [x for e in per_entity.values() for x in e["lead_steps"]]
+    out["median_lead_steps"] = float(np.median(leads)) if leads else None
+    return out
+
+
+def evaluate_matrix(
+    entities: list[MatrixEntity],
+    out_dir: Path | None = None,
+    step_minutes: float = 1.0,
+    make_detectors: Callable[[int, str], list[OnlineDetector]] = detectors_for,
+    show: bool = True,
+) -> dict[str, Any]:
+    """Every detector on every entity (fit on train, score test online)."""
+    per: dict[str, dict[str, dict[str, Any]]] = {}
+    t0 = time.time()
+    for entity in progress(entities, "matrix", show):
+        for det in make_detectors(entity.train.shape[1], entity.name):
+            for name, s in run_matrix(det, entity.train, entity.test).items():
+                per.setdefault(name, {})[entity.name] = matrix_entity_result(entity, s, step_minutes)
+                if out_dir is not None:
+                    base = out_dir if name == OURS else out_dir / "baselines" / name
+                    for sub, arr in (("scores", _filled(s.score)), ("alerts", s.alert.astype(np.int8))):
+                        (base / sub).mkdir(parents=True, exist_ok=True)
+                        np.save(base / sub / f"{entity.name}.npy", arr)
+    summary = {name: matrix_summary(v) for name, v in per.items()}
+    return {
+        "summary": summary[OURS],
+        "baselines": {b: summary[b] for b in BASELINES if b in summary},
+        "per_entity": per,
+        "seconds": round(time.time() - t0, 1),
+    }
+
+
+# ---------------------------------------------------------------- NAB layout
+
+
+def nab_anomaly_score(s: SeriesScores, gated: bool) -> np.ndarray:
+    """Scores -> NAB's [0, 1]: ``score / (score + threshold)`` (0.5 at the label-free threshold, 0 for
+    scores <= 0); ``gated``: only rows that raised an alert keep their score (the k-of-n rule)."""
+    score = np.nan_to_num(s.score, nan=0.0)
+    per_row = s.row_threshold if len(s.row_threshold) == len(score) else np.full(len(score), s.threshold)
+    pos = np.maximum(score, 0.0)
+    den = pos + np.maximum(per_row, 1e-12)
+    u = np.where(pos > 0, pos / den, 0.0)
+    if gated:
+        u = np.where(s.alert > 0, u, 0.0)
+    return np.clip(u, 0.0, 1.0)
+
+
+def write_nab_results(root: Path, detector: str, f: NabFile, score: np.ndarray) -> None:
+    """``<root>/<detector>/<group>/<detector>_<file>.csv`` as NAB's scorer reads it."""
+    d = root / detector / f.group
+    d.mkdir(parents=True, exist_ok=True)
+    labels = f.window_labels()
+    with (d / f"{detector}_{f.stem}").open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["timestamp", "value", "anomaly_score", "label"])
+        for ts, v, a, lab in zip(
+            f.timestamps, f.values.tolist(), score.tolist(), labels.tolist(), strict=True
+        ):
+            w.writerow([ts, repr(v) if not v.is_integer() else int(v), f"{a:.6f}", int(lab)])
+
+
+def nab_detector_result(files: list[NabFile], scores: dict[str, np.ndarray]) -> dict[str, Any]:
+    """The three profile scores (one corpus threshold each) and, for the standard profile's threshold,
+    per-file counts and lead times (first detection minus window start; before the labelled anomaly)."""
+    inputs = [FileInput(f.name, scores[f.name], f.windows, f.probation) for f in files]
+    out: dict[str, Any] = {}
+    per_file: dict[str, Any] = {}
+    by_name = {f.name: f for f in files}
+    for pname, key in NAB_KEYS.items():
+        r = score_corpus(inputs, PROFILES[pname])
+        out[key] = r.normalised
+        out[f"{key}_threshold"] = r.threshold
+        if pname == "standard":
+            leads, leads_min, before_label = [], [], []
+            for fr in r.files:
+                f = by_name[fr.name]
+                per_file[fr.name] = {"tp": fr.tp, "fn": fr.fn, "fp": fr.fp, "score": fr.score}
+                for (s, e), first in zip(f.windows, fr.first_detection, strict=True):
+                    if first is None:
+                        continue
+                    leads.append(first - s)
+                    leads_min.append((f.times_ms[first] - f.times_ms[s]) / 60_000)
+                    centre = f.times_ms[(s + e) // 2]
+                    before_label.append((centre - f.times_ms[first]) / 60_000)
+            n_windows = sum(len(f.windows) for f in files)
+            out["windows_detected"] = f"{len(leads)}/{n_windows}"
+            out["false_positives"] = int(sum(fr.fp for fr in r.files))
+            out["median_lead_steps"] = float(np.median(leads)) if leads else None
+            out["median_lead_minutes"] = float(np.median(leads_min)) if leads_min else None
+            out["median_minutes_before_label"] = float(np.median(before_label)) if before_label else None
+    return {"summary": out, "per_file": per_file}
+
+
+def evaluate_nab(
+    files: list[NabFile],
+    out_dir: Path | None = None,
+    make_detectors: Callable[[int, str], list[OnlineDetector]] = detectors_for,
+    show: bool = True,
+) -> dict[str, Any]:
+    """Every detector on every NAB series, strictly online (fit on probation, refit on the past)."""
+    t0 = time.time()
+    scores: dict[str, dict[str, np.ndarray]] = {}
+    for f in progress(files, "NAB", show):
+        for det in make_detectors(1, f.stem):
+            for name, s in run_series(det, f.values, f.times_ms, f.probation).items():
+                u = nab_anomaly_score(s, gated=name == OURS)
+                scores.setdefault(name, {})[f.name] = u
+                if out_dir is not None:
+                    write_nab_results(out_dir, name, f, u)
+    results = {name: nab_detector_result(files, sc) for name, sc in scores.items()}
+    return {
+        "summary": results[OURS]["summary"],
+        "baselines": {b: results[b]["summary"] for b in BASELINES if b in results},
+        "per_entity": {name: r["per_file"] for name, r in results.items()},
+        "seconds": round(time.time() - t0, 1),
+    }

@@ -1,0 +1,37 @@
+"""Training options the evaluation relies on: a reused Keras graph fits exactly like a fresh model,
+warm starts continue from the previous weights, short series are accepted with a lower minimum."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from evaluation.harness import eval_config
+from training.train import TrainParams, fit
+
+
+def test_reused_graph_fits_exactly_like_a_fresh_one():
+    cfg = eval_config(1)
+    x = np.random.default_rng(0).normal(size=(300, 11))
+    other = np.random.default_rng(1).normal(size=(300, 11))
+    fresh = fit(x, cfg, TrainParams(epochs=3, min_rows=60), progress=False).model
+    reuse = TrainParams(epochs=3, min_rows=60, reuse_graph=True)
+    fit(other, cfg, reuse, progress=False)  # leaves trained weights and optimizer state behind
+    again = fit(x, cfg, reuse, progress=False).model
+    for a, b in zip(
+        fresh.encoder.weights + fresh.decoder.weights,
+        again.encoder.weights + again.decoder.weights,
+        strict=True,
+    ):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    assert again.threshold == fresh.threshold
+
+
+def test_warm_start_continues_training():
+    cfg = eval_config(1)
+    x = np.random.default_rng(2).normal(size=(300, 11))
+    params = TrainParams(epochs=2, min_rows=60)
+    first = fit(x, cfg, params, progress=False)
+    w0 = [w.copy() for w in first.model.encoder.weights]
+    second = fit(x[::-1].copy(), cfg, params, progress=False, warm_start=first)
+    assert second.keras_model is first.keras_model
+    assert any(not np.allclose(a, b) for a, b in zip(w0, second.model.encoder.weights, strict=True))
