@@ -130,15 +130,20 @@ class SentinelDetector:
         d = len(self.metrics) * (self.detector.model.feature_mean.shape[0] // len(self.metrics))
         feats = np.full((n, d), np.nan)
         alert = np.zeros(n, dtype=np.int8)
+        blob = self.state.to_bytes()
         for i, ev in enumerate(events(self.key, self.metrics, rows, times_ms)):
+            # as the job does per event: state from its stored bytes (float32 arrays), step, store again
+            state = EntityState.from_bytes(blob)
             try:
-                out = self.detector.step(self.state, ev, ev.timestamp_ms)
+                out = self.detector.step(state, ev, ev.timestamp_ms)
             except LateEvent:  # duplicate or out-of-order timestamp: the job drops it too
                 continue
+            blob = state.to_bytes()
             for rec in out.scores:
                 alert[i] = rec["status"] == "anomaly"
             for _, f in out.features:
                 feats[i] = f
+        self.state = EntityState.from_bytes(blob)
         ok = np.isfinite(feats).all(axis=1)
         model = self.detector.model
         score = np.full(n, np.nan)

@@ -142,7 +142,7 @@ def fit(
         .repeat(params.epochs)
         .prefetch(2)
     )
-    hist = ae.fit(ds, epochs=1, verbose=2 if progress else 0)
+    hist = ae.fit(ds, epochs=1, shuffle=False, verbose=2 if progress else 0)  # ds is shuffled
     ae_seconds = time.time() - t0
 
     def stack(names: list[str]) -> DenseStack:
