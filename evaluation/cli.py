@@ -72,6 +72,9 @@ def main(argv: list[str] | None = None) -> int:
         s.add_argument("--out", required=name != "all", default="reports/eval.json")
         s.add_argument("--quiet", action="store_true", help="no progress bars")
         s.add_argument(
+            "--jobs", type=int, default=min(2, os.cpu_count() or 1), help="series scored in parallel"
+        )
+        s.add_argument(
             "--every", type=int, default=1, help="only every K-th entity/file (a quick look, not for reports)"
         )
     r = sub.add_parser("results")
@@ -90,12 +93,12 @@ def main(argv: list[str] | None = None) -> int:
     data = Path(args.data)
     show = not args.quiet
     if args.cmd == "matrix":
-        res = evaluate_matrix(load_matrix(data)[:: args.every], d, show=show)
+        res = evaluate_matrix(load_matrix(data)[:: args.every], d, show=show, jobs=args.jobs)
         report = {"matrix": res["summary"], "baselines": res["baselines"], "per_entity": res["per_entity"]}
         _write(out, report, _run_info(argv, t0, data=str(data)))
         return 0
     if args.cmd == "nab":
-        res = evaluate_nab(load_nab(data)[:: args.every], d, show=show)
+        res = evaluate_nab(load_nab(data)[:: args.every], d, show=show, jobs=args.jobs)
         report = {
             "nab": res["summary"],
             "baselines": res["baselines"],
@@ -103,8 +106,8 @@ def main(argv: list[str] | None = None) -> int:
         }
         _write(out, report, _run_info(argv, t0, data=str(data)))
         return 0
-    smd = evaluate_matrix(load_matrix(data / "smd")[:: args.every], d / "smd", show=show)
-    nab = evaluate_nab(load_nab(data / "nab")[:: args.every], d / "nab", show=show)
+    smd = evaluate_matrix(load_matrix(data / "smd")[:: args.every], d / "smd", show=show, jobs=args.jobs)
+    nab = evaluate_nab(load_nab(data / "nab")[:: args.every], d / "nab", show=show, jobs=args.jobs)
     baselines = {
         name: {"nab": _nab_shape(nab["baselines"][name]), "smd": smd["baselines"][name]}
         for name in smd["baselines"]

@@ -4,16 +4,24 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterable, Iterator, Sized
+from collections.abc import Callable, Iterable, Iterator, Sized
 from typing import TypeVar
 
 T = TypeVar("T")
 
 
-def progress(items: Iterable[T], label: str, enabled: bool = True, width: int = 28) -> Iterator[T]:
-    """Yield ``items`` while drawing ``label [#####.....] i/n elapsed`` on stderr (if it is a TTY-ish
-    stream; one line per item otherwise, so logs stay readable)."""
-    total = len(items) if isinstance(items, Sized) else 0
+def progress(
+    items: Iterable[T],
+    label: str,
+    enabled: bool = True,
+    total: int | None = None,
+    describe: Callable[[T], str] | None = None,
+    width: int = 28,
+) -> Iterator[T]:
+    """Yield ``items`` while drawing ``label [#####.....] i/n elapsed name`` on stderr (redrawn in
+    place on a terminal; one line per item otherwise, so logs stay readable)."""
+    if total is None:
+        total = len(items) if isinstance(items, Sized) else 0
     t0 = time.monotonic()
     tty = sys.stderr.isatty()
 
@@ -25,7 +33,7 @@ def progress(items: Iterable[T], label: str, enabled: bool = True, width: int = 
         line = f"{label} [{bar}] {i}/{total or '?'} {time.monotonic() - t0:5.0f}s {name}"[:150]
         if tty:
             sys.stderr.write("\r" + line.ljust(150))
-        elif i == total or i == 0 or name:
+        else:
             sys.stderr.write(line + "\n")
         sys.stderr.flush()
 
@@ -33,6 +41,6 @@ def progress(items: Iterable[T], label: str, enabled: bool = True, width: int = 
     i = 0
     for i, item in enumerate(items, 1):
         yield item
-        draw(i, str(getattr(item, "name", "")))
+        draw(i, describe(item) if describe else str(getattr(item, "name", "")))
     if enabled and tty:
         sys.stderr.write("\n")

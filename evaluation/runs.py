@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,40 @@ def _filled(score: np.ndarray) -> np.ndarray:
 def _mean(values: list[float | None]) -> float | None:
     vals = [v for v in values if v is not None]
     return float(np.mean(vals)) if vals else None
+
+
+def parallel(tasks: list[tuple[Callable[..., Any], tuple]], jobs: int) -> Iterator[Any]:
+    """Results of ``fn(*args)`` for each task, in task order; ``jobs`` worker processes (each entity
+    is independent: its own detectors, fits and state), or in this process when ``jobs`` is 1."""
+    if jobs <= 1:
+        for fn, args in tasks:
+            yield fn(*args)
+        return
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn")) as pool:
+        futures = [pool.submit(fn, *args) for fn, args in tasks]
+        for fut in futures:
+            yield fut.result()
+
+
+def _score_matrix_entity(
+    entity: MatrixEntity, make_detectors: Callable[[int, str], list[OnlineDetector]]
+) -> dict[str, SeriesScores]:
+    out: dict[str, SeriesScores] = {}
+    for det in make_detectors(entity.train.shape[1], entity.name):
+        out.update(run_matrix(det, entity.train, entity.test))
+    return out
+
+
+def _score_nab_file(
+    f: NabFile, make_detectors: Callable[[int, str], list[OnlineDetector]]
+) -> dict[str, SeriesScores]:
+    out: dict[str, SeriesScores] = {}
+    for det in make_detectors(1, f.stem):
+        out.update(run_series(det, f.values, f.times_ms, f.probation))
+    return out
 
 
 # ---------------------------------------------------------------- matrix layout (SMD)
@@ -107,19 +141,21 @@ def evaluate_matrix(
     step_minutes: float = 1.0,
     make_detectors: Callable[[int, str], list[OnlineDetector]] = detectors_for,
     show: bool = True,
+    jobs: int = 1,
 ) -> dict[str, Any]:
-    """Every detector on every entity (fit on train, score test online)."""
+    """Every detector on every entity (fit on train, score test online), ``jobs`` entities at once."""
     per: dict[str, dict[str, dict[str, Any]]] = {}
     t0 = time.time()
-    for entity in progress(entities, "matrix", show):
-        for det in make_detectors(entity.train.shape[1], entity.name):
-            for name, s in run_matrix(det, entity.train, entity.test).items():
-                per.setdefault(name, {})[entity.name] = matrix_entity_result(entity, s, step_minutes)
-                if out_dir is not None:
-                    base = out_dir if name == OURS else out_dir / "baselines" / name
-                    for sub, arr in (("scores", _filled(s.score)), ("alerts", s.alert.astype(np.int8))):
-                        (base / sub).mkdir(parents=True, exist_ok=True)
-                        np.save(base / sub / f"{entity.name}.npy", arr)
+    tasks = [(_score_matrix_entity, (entity, make_detectors)) for entity in entities]
+    done = zip(entities, parallel(tasks, jobs), strict=True)
+    for entity, streams in progress(done, "matrix", show, total=len(entities), describe=lambda x: x[0].name):
+        for name, s in streams.items():
+            per.setdefault(name, {})[entity.name] = matrix_entity_result(entity, s, step_minutes)
+            if out_dir is not None:
+                base = out_dir if name == OURS else out_dir / "baselines" / name
+                for sub, arr in (("scores", _filled(s.score)), ("alerts", s.alert.astype(np.int8))):
+                    (base / sub).mkdir(parents=True, exist_ok=True)
+                    np.save(base / sub / f"{entity.name}.npy", arr)
     summary = {name: matrix_summary(v) for name, v in per.items()}
     return {
         "summary": summary[OURS],
@@ -196,17 +232,30 @@ def evaluate_nab(
     out_dir: Path | None = None,
     make_detectors: Callable[[int, str], list[OnlineDetector]] = detectors_for,
     show: bool = True,
+    jobs: int = 1,
 ) -> dict[str, Any]:
-    """Every detector on every NAB series, strictly online (fit on probation, refit on the past)."""
+    """Every detector on every NAB series, strictly online (fit on probation, refit on the past),
+    ``jobs`` series at once."""
     t0 = time.time()
     scores: dict[str, dict[str, np.ndarray]] = {}
-    for f in progress(files, "NAB", show):
-        for det in make_detectors(1, f.stem):
-            for name, s in run_series(det, f.values, f.times_ms, f.probation).items():
-                u = nab_anomaly_score(s, gated=name == OURS)
-                scores.setdefault(name, {})[f.name] = u
-                if out_dir is not None:
-                    write_nab_results(out_dir, name, f, u)
+    raw: dict[str, dict[str, np.ndarray]] = {}
+    tasks = [(_score_nab_file, (f, make_detectors)) for f in files]
+    done = zip(files, parallel(tasks, jobs), strict=True)
+    for f, streams in progress(done, "NAB", show, total=len(files), describe=lambda x: x[0].name):
+        for name, s in streams.items():
+            u = nab_anomaly_score(s, gated=name == OURS)
+            scores.setdefault(name, {})[f.name] = u
+            key = f.name.replace("/", "__")
+            raw.setdefault(name, {}).update(
+                {f"{key}.score": s.score, f"{key}.alert": s.alert, f"{key}.threshold": s.row_threshold}
+            )
+            if out_dir is not None:
+                write_nab_results(out_dir, name, f, u)
+    if out_dir is not None:  # the raw scores behind the [0, 1] anomaly scores, for analysis
+        raw_dir = out_dir / "raw"
+        raw_dir.mkdir(parents=True, exist_ok=True)
+        for name, per_file in raw.items():
+            np.savez_compressed(raw_dir / f"{name}.npz", **per_file)
     results = {name: nab_detector_result(files, sc) for name, sc in scores.items()}
     return {
         "summary": results[OURS]["summary"],
