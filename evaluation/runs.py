@@ -139,14 +139,14 @@ def evaluate_matrix(
     entities: list[MatrixEntity],
     out_dir: Path | None = None,
     step_minutes: float = 1.0,
-    make_detectors: Callable[[int, str], list[OnlineDetector]] = detectors_for,
+    make_detectors: Callable[[int, str], list[OnlineDetector]] | None = None,
     show: bool = True,
     jobs: int = 1,
 ) -> dict[str, Any]:
     """Every detector on every entity (fit on train, score test online), ``jobs`` entities at once."""
     per: dict[str, dict[str, dict[str, Any]]] = {}
     t0 = time.time()
-    tasks = [(_score_matrix_entity, (entity, make_detectors)) for entity in entities]
+    tasks = [(_score_matrix_entity, (entity, make_detectors or detectors_for)) for entity in entities]
     done = zip(entities, parallel(tasks, jobs), strict=True)
     for entity, streams in progress(done, "matrix", show, total=len(entities), describe=lambda x: x[0].name):
         for name, s in streams.items():
@@ -158,7 +158,7 @@ def evaluate_matrix(
                     np.save(base / sub / f"{entity.name}.npy", arr)
     summary = {name: matrix_summary(v) for name, v in per.items()}
     return {
-        "summary": summary[OURS],
+        "summary": summary.get(OURS),
         "baselines": {b: summary[b] for b in BASELINES if b in summary},
         "per_entity": per,
         "seconds": round(time.time() - t0, 1),
@@ -230,7 +230,7 @@ def nab_detector_result(files: list[NabFile], scores: dict[str, np.ndarray]) -> 
 def evaluate_nab(
     files: list[NabFile],
     out_dir: Path | None = None,
-    make_detectors: Callable[[int, str], list[OnlineDetector]] = detectors_for,
+    make_detectors: Callable[[int, str], list[OnlineDetector]] | None = None,
     show: bool = True,
     jobs: int = 1,
 ) -> dict[str, Any]:
@@ -239,7 +239,7 @@ def evaluate_nab(
     t0 = time.time()
     scores: dict[str, dict[str, np.ndarray]] = {}
     raw: dict[str, dict[str, np.ndarray]] = {}
-    tasks = [(_score_nab_file, (f, make_detectors)) for f in files]
+    tasks = [(_score_nab_file, (f, make_detectors or detectors_for)) for f in files]
     done = zip(files, parallel(tasks, jobs), strict=True)
     for f, streams in progress(done, "NAB", show, total=len(files), describe=lambda x: x[0].name):
         for name, s in streams.items():
@@ -258,7 +258,7 @@ def evaluate_nab(
             np.savez_compressed(raw_dir / f"{name}.npz", **per_file)
     results = {name: nab_detector_result(files, sc) for name, sc in scores.items()}
     return {
-        "summary": results[OURS]["summary"],
+        "summary": results[OURS]["summary"] if OURS in results else None,
         "baselines": {b: results[b]["summary"] for b in BASELINES if b in results},
         "per_entity": {name: r["per_file"] for name, r in results.items()},
         "seconds": round(time.time() - t0, 1),

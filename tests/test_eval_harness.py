@@ -1,0 +1,104 @@
+"""The harness: strictly online (future rows never change past scores), any matrix/NAB-layout
+directory, and the artefacts other tools read (NAB results layout, per-entity arrays)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from evaluation.baselines import RawIsolationForest, RollingZScore
+from evaluation.cli import main as eval_main
+from evaluation.datasets import load_matrix, load_nab
+from evaluation.harness import SentinelDetector, refit_points, run_series
+
+
+def series(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    values = 10 + np.sin(t / 12) + 0.1 * rng.normal(size=n)
+    values[n - 40 : n - 30] += 5
+    return values, 1_600_000_000_000 + t * 300_000
+
+
+def test_refit_points_double_from_the_first_fit():
+    assert refit_points(1000, 100) == [100, 200, 400, 800]
+    assert refit_points(100, 150) == []
+
+
+@pytest.mark.parametrize("make", [RollingZScore, RawIsolationForest, lambda: SentinelDetector(1)])
+def test_scores_never_depend_on_future_rows(make):
+    values, times = series(420)
+    full = run_series(make(), values, times, first_fit=100)
+    prefix = run_series(make(), values[:300], times[:300], first_fit=100)
+    for name, s in prefix.items():
+        np.testing.assert_array_equal(s.score, full[name].score[:300])
+        np.testing.assert_array_equal(s.alert, full[name].alert[:300])
+
+
+def baselines_only(n_metrics: int, key: str):
+    return [RawIsolationForest(), RollingZScore()]
+
+
+def test_matrix_and_nab_directories_of_any_shape(tmp_path, monkeypatch):
+    rng = np.random.default_rng(1)
+    mat = tmp_path / "matrix"
+    for sub in ("train", "test", "test_label"):
+        (mat / sub).mkdir(parents=True)
+    for name, m in (("a", 3), ("b", 5)):
+        np.save(mat / "train" / f"{name}.npy", rng.random((300, m)).astype(np.float32))
+        test = rng.random((200, m)).astype(np.float32)
+        test[100:110] += 3
+        np.save(mat / "test" / f"{name}.npy", test)
+        label = np.zeros(200, dtype=np.float32)
+        label[100:110] = 1
+        np.save(mat / "test_label" / f"{name}.npy", label)
+    ents = load_matrix(mat)
+    assert [e.name for e in ents] == ["a", "b"] and ents[1].test.shape == (200, 5)
+
+    nab = tmp_path / "nab"
+    (nab / "data" / "grp").mkdir(parents=True)
+    (nab / "labels").mkdir()
+    values, times = series(600)
+    stamps = [
+        np.datetime64(int(t), "ms").astype("datetime64[s]").astype(str).replace("T", " ") for t in times
+    ]
+    with (nab / "data" / "grp" / "s.csv").open("w") as fh:
+        fh.write("timestamp,value\n" + "".join(f"{a},{v}\n" for a, v in zip(stamps, values, strict=True)))
+    window = [[stamps[540] + ".000000", stamps[580] + ".000000"]]
+    (nab / "labels" / "combined_windows.json").write_text(json.dumps({"grp/s.csv": window}))
+    (f,) = load_nab(nab)
+    assert f.windows == [(540, 580)] and f.probation == 90
+
+    import evaluation.runs as runs
+
+    monkeypatch.setattr(runs, "detectors_for", baselines_only)
+    out = tmp_path / "reports" / "m.json"
+    assert eval_main(["matrix", "--data", str(mat), "--out", str(out), "--jobs", "1", "--quiet"]) == 0
+    rep = json.loads(out.read_text())
+    assert set(rep) == {"matrix", "baselines", "per_entity"}
+    assert np.load(tmp_path / "reports" / "m" / "baselines" / "zscore" / "scores" / "b.npy").shape == (200,)
+    alerts = np.load(tmp_path / "reports" / "m" / "baselines" / "zscore" / "alerts" / "a.npy")
+    assert set(np.unique(alerts)) <= {0, 1}
+
+    out = tmp_path / "reports" / "n.json"
+    assert eval_main(["nab", "--data", str(nab), "--out", str(out), "--jobs", "1", "--quiet"]) == 0
+    rows = list(csv.DictReader((tmp_path / "reports" / "n" / "zscore" / "grp" / "zscore_s.csv").open()))
+    assert list(rows[0]) == ["timestamp", "value", "anomaly_score", "label"] and len(rows) == 600
+    assert all(0.0 <= float(r["anomaly_score"]) <= 1.0 for r in rows)
+    assert sum(int(r["label"]) for r in rows) == 41
+    rep = json.loads(out.read_text())
+    assert {"standard", "reward_low_fp", "reward_low_fn"} <= set(rep["baselines"]["zscore"])
+
+
+def test_shared_datasets_load_when_present():
+    root = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+    if not (root / "nab").is_dir():
+        pytest.skip("shared data sets not present")
+    files = load_nab(root / "nab")
+    assert len(files) == 58 and sum(len(f.windows) for f in files) == 116
+    smd = load_matrix(root / "smd")
+    assert len(smd) == 6 and all(e.test.shape[1] == 38 and e.interpretation for e in smd)
