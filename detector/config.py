@@ -68,6 +68,8 @@ class KafkaConfig:
     transaction.max.timeout.ms and longer than the longest expected restart."""
     transactional_id_prefix: str = "sentinel"
     """Prefix of the sinks' transactional ids; must be unique per job on a cluster."""
+    sink_linger_ms: int = 5
+    """How long the sinks' producers wait to fill a batch (Kafka's linger.ms): latency vs batches."""
     max_request_bytes: int = 4 * 1024 * 1024
     """Largest record the sinks write (the dead-letter topic keeps payloads of up to 1 MB+)."""
 

@@ -49,6 +49,9 @@ class ChaosPlan:
     taskmanager_kills: int = 3
     redis_outage_s: float = 30.0
     broker_restart: bool = True
+    broker_storage: str = "s3"
+    """s3 (a local moto S3 server: survives a broker restart, and lets the run read the stored log with
+    read_committed rules) or memory (no broker restart possible)."""
     malformed_bursts: int = 3
     late_per_burst: int = 10
     """Duplicated and far-late (one day old) copies of good events per burst."""
@@ -130,8 +133,8 @@ def compare(fault_free: list[dict], with_faults: list[dict]) -> dict[str, int]:
 class TopicTail:
     """A read_committed reader of a whole topic that returns what is new on each call."""
 
-    def __init__(self, bootstrap: str, topic: str):
-        self.consumer = assign_from_start(bootstrap, topic)
+    def __init__(self, bootstrap: str, topic: str, **extra: Any):
+        self.consumer = assign_from_start(bootstrap, topic, **extra)
         self.values: list[bytes] = []
 
     def poll(self, seconds: float = 0.5) -> int:
@@ -160,10 +163,15 @@ class TopicTail:
 @dataclass
 class RunResult:
     anomalies: list[dict]
+    """read_committed as the broker serves it."""
     scores: list[dict]
     dlq: list[bytes]
     late: list[bytes]
     job_id: str
+    log_anomalies: list[dict] | None = None
+    """read_committed applied to the broker's stored log (s3 storage only; see embedded/tansu_log.py)."""
+    log_dlq: list[bytes] | None = None
+    aborted_skipped: int = 0
     restarts: int = 0
     job_state: str = ""
     events: list[str] = field(default_factory=list)
@@ -183,6 +191,9 @@ class Chaos:
         self.malformed_sent: list[bytes] = []
         self.late_sent = 0
         self.log: list[str] = []
+        self.reader: dict[str, Any] = {}  # extra consumer settings of the harness's readers
+        self.producer_extra: dict[str, Any] = {}
+        self.s3_endpoint = ""
 
     def note(self, msg: str) -> None:
         line = f"[{time.strftime('%H:%M:%S')}] {msg}"
@@ -197,6 +208,11 @@ class Chaos:
         k.input_topic, k.anomalies_topic, k.scores_topic = f"in-{tag}", f"anomalies-{tag}", f"scores-{tag}"
         k.dlq_topic, k.late_topic = f"dlq-{tag}", f"late-{tag}"
         k.group_id, k.transactional_id_prefix = f"chaos-{tag}", f"chaos-{tag}"
+        if stack.broker_storage.startswith("s3://"):
+            # Tansu's s3 engine lists the partition's objects inside each fetch; a 10 ms fetch wait
+            # expires first and every fetch comes back empty (measured: 0 records at 10-20 ms)
+            k.fetch_max_wait_ms = 2000
+            k.sink_linger_ms = 200  # fewer, larger batches: one S3 object each
         cfg.redis.port = stack.redis_port
         secret_file = self.run_dir / "redis-password"
         secret_file.write_text(self.secret)
@@ -226,19 +242,22 @@ class Chaos:
         job_id = cluster.submit(ROOT / "jobs/detect.py", ["--config", str(cfg_path)])
         cluster.wait_running(job_id)
         self.note(f"run {tag}: job {job_id} running ({'with' if faults else 'no'} faults)")
-        scores = TopicTail(stack.bootstrap, k.scores_topic)
         expected_rows = plan.hosts * plan.steps
-        seen: set[tuple[str, int]] = set()
         score_records: dict[tuple[str, int], dict] = {}
+        last_read = [0.0]
 
         def read_scores() -> None:
-            start = len(scores.values)
-            scores.poll(0.5)
-            for v in scores.values[start:]:
+            """Re-read the scores topic from the start every few seconds (a long-lived reader on the
+            embedded broker can be reset past records after a fault: Tansu's ListOffsets quirk)."""
+            if time.time() - last_read[0] < 4:
+                time.sleep(0.25)
+                return
+            tail = TopicTail(stack.bootstrap, k.scores_topic, **self.reader)
+            for v in tail.drain(idle_s=1.5, limit_s=30):
                 r = json.loads(v)
-                ident = (r["key"], r["event_time_ms"])
-                seen.add(ident)
-                score_records[ident] = r
+                score_records[(r["key"], r["event_time_ms"])] = r
+            tail.close()
+            last_read[0] = time.time()
 
         producer_done = threading.Event()
         pause, paused, resume = threading.Event(), threading.Event(), threading.Event()
@@ -255,14 +274,14 @@ class Chaos:
 
         def produce() -> None:
             try:
-                prod = producer(stack.bootstrap)
+                prod = producer(stack.bootstrap, **self.producer_extra)
                 t_start = time.time()
                 for i, payload in enumerate(self.events):
                     if pause.is_set():
                         prod.flush(60)
                         paused.set()
                         resume.wait()
-                        prod = producer(stack.bootstrap)
+                        prod = producer(stack.bootstrap, **self.producer_extra)
                     host = json.loads(payload)["host"]
                     produce_one(prod, k.input_topic, payload, key=host.encode())
                     if i in burst_at:
@@ -286,12 +305,14 @@ class Chaos:
         if faults:
             self._inject(stack, cluster, job_id, t0, pause, paused, resume, read_scores)
         deadline = time.time() + plan.timeout_s
-        while time.time() < deadline and not (producer_done.is_set() and len(seen) >= expected_rows):
+        while time.time() < deadline and not (producer_done.is_set() and len(score_records) >= expected_rows):
             read_scores()
             if errors:
                 raise RuntimeError(f"producer failed: {errors[0]}")
-        if len(seen) < expected_rows:
-            raise RuntimeError(f"run {tag}: {len(seen)}/{expected_rows} rows scored after {plan.timeout_s}s")
+        if len(score_records) < expected_rows:
+            raise RuntimeError(
+                f"run {tag}: {len(score_records)}/{expected_rows} rows scored after {plan.timeout_s}s"
+            )
         self.note(f"run {tag}: all {expected_rows} rows scored after {time.time() - t0:.0f}s")
         # exactly-once outputs are committed by the next completed checkpoints
         done = cluster.checkpoints_completed(job_id)
@@ -299,10 +320,15 @@ class Chaos:
             time.sleep(0.5)
         out = {}
         for name, topic in (("anomalies", k.anomalies_topic), ("dlq", k.dlq_topic), ("late", k.late_topic)):
-            tail = TopicTail(stack.bootstrap, topic)
+            tail = TopicTail(stack.bootstrap, topic, **self.reader)
             out[name] = list(tail.drain())
             tail.close()
-        scores.close()
+        stored: dict[str, tuple[list, int]] = {}
+        if self.s3_endpoint:
+            from embedded.tansu_log import read_topic_from_s3
+
+            for name, topic in (("anomalies", k.anomalies_topic), ("dlq", k.dlq_topic)):
+                stored[name] = read_topic_from_s3(self.s3_endpoint, "tansu", topic)
         result = RunResult(
             anomalies=[json.loads(v) for v in out["anomalies"]],
             scores=list(score_records.values()),
@@ -312,6 +338,10 @@ class Chaos:
             restarts=cluster.restarts(job_id),
             job_state=cluster.job_state(job_id),
         )
+        if stored:
+            result.log_anomalies = [json.loads(r.value or b"") for r in stored["anomalies"][0]]
+            result.log_dlq = [r.value or b"" for r in stored["dlq"][0]]
+            result.aborted_skipped = stored["anomalies"][1] + stored["dlq"][1]
         cluster.cancel(job_id)
         self.note(
             f"run {tag}: {len(result.anomalies)} anomalies, {len(result.dlq)} dead letters, "
@@ -457,7 +487,9 @@ def run_chaos(
     cfg: Config = load_config(env={})
     say("checking the model (trains one on first use, ~1-2 min)")
     ensure_model(models, cfg, run_dir / "train.log")
-    s3 = S3Server(run_dir / "s3") if plan.broker_restart else None
+    if plan.broker_restart and plan.broker_storage != "s3":
+        raise ValueError("a broker restart needs broker_storage=s3 (memory storage dies with the broker)")
+    s3 = S3Server(run_dir / "s3") if plan.broker_storage == "s3" else None
     storage, env = ("memory://tansu/", None) if s3 is None else s3.start()
     try:
         with LocalStack(
@@ -471,6 +503,10 @@ def run_chaos(
                 run_dir / "flink",
                 extra_conf={"heartbeat.interval": "1000", "heartbeat.timeout": "6000"},
             )
+            if s3 is not None and env is not None:
+                chaos.s3_endpoint = env["AWS_ENDPOINT"]
+                chaos.reader = {"fetch.wait.max.ms": 2000}
+                chaos.producer_extra = {"linger.ms": 200}
             with cluster:
                 say(f"cluster up at {cluster.rest}; broker storage {storage.split(':')[0]}")
                 clean = chaos.run(stack, cluster, "a", models, faults=False)
@@ -482,19 +518,37 @@ def run_chaos(
     finally:
         if s3 is not None:
             s3.stop()
-    cmp = compare(clean.anomalies, faulty.anomalies)
-    sent, got = Counter(chaos.malformed_sent), Counter(faulty.dlq)
     leaks = secret_in_logs(run_dir, chaos.secret)
+    sent = Counter(chaos.malformed_sent)
+
+    def dlq_counts(dlq: list[bytes]) -> dict[str, int]:
+        got = Counter(dlq)
+        return {
+            "malformed_in_dlq": sum(min(n, got[x]) for x, n in sent.items()),
+            "dlq_unexpected": sum(max(0, n - sent[x]) for x, n in got.items()),
+        }
+
+    by_fetch = {**compare(clean.anomalies, faulty.anomalies), **dlq_counts(faulty.dlq)}
+    if faulty.log_anomalies is not None and clean.log_anomalies is not None and faulty.log_dlq is not None:
+        # the headline: read_committed applied to the stored log, since Tansu's fetch ignores aborts
+        headline = {**compare(clean.log_anomalies, faulty.log_anomalies), **dlq_counts(faulty.log_dlq)}
+        records = (len(clean.log_anomalies), len(faulty.log_anomalies))
+        read_by = "read_committed applied to the broker's stored log (embedded/tansu_log.py)"
+    else:
+        headline, records = by_fetch, (len(clean.anomalies), len(faulty.anomalies))
+        read_by = "read_committed consumer (broker fetch)"
     report: dict[str, Any] = {
         "taskmanager_kills": getattr(chaos, "kills", 0),
         "broker_restarts": getattr(chaos, "broker_restarts", 0),
         "redis_outage_s": round(getattr(chaos, "redis_down_s", 0.0), 1),
-        "records_fault_free": len(clean.anomalies),
-        "records_with_faults": len(faulty.anomalies),
-        **cmp,
+        "records_fault_free": records[0],
+        "records_with_faults": records[1],
+        "lost": headline["lost"],
+        "duplicates": headline["duplicates"],
+        "extra": headline["extra"],
         "malformed_sent": len(chaos.malformed_sent),
-        "malformed_in_dlq": sum(min(n, got[x]) for x, n in sent.items()),
-        "dlq_unexpected": sum(max(0, n - sent[x]) for x, n in got.items()),
+        "malformed_in_dlq": headline["malformed_in_dlq"],
+        "dlq_unexpected": headline["dlq_unexpected"],
         "late_or_duplicate_sent": chaos.late_sent,
         "late_in_late_topic": len(faulty.late),
         "job_failed": faulty.job_state not in ("RUNNING",) or clean.job_state != "RUNNING",
@@ -502,6 +556,13 @@ def run_chaos(
         "redis_history_gap_filled": history["missing"] == 0,
         "redis_history": history,
         "secret_in_logs": leaks,
+        "outputs_read_by": read_by,
+        "via_broker_fetch": {
+            **by_fetch,
+            "records_with_faults": len(faulty.anomalies),
+            "aborted_transaction_records_in_log": faulty.aborted_skipped,
+            "note": "Tansu 0.6.0 serves records of aborted transactions to read_committed consumers",
+        },
         "events_per_run": len(chaos.events),
         "broker_storage": storage.split(":")[0],
         "duration_s": round(time.time() - started, 1),

@@ -149,6 +149,7 @@ def kafka_sink(cfg: Config, topic: str, guarantee: str, dead_letter: bool = Fals
         .set_record_serializer(record.build())
         .set_delivery_guarantee(delivery(guarantee))
         .set_property("max.request.size", str(k.max_request_bytes))
+        .set_property("linger.ms", str(k.sink_linger_ms))
     )
     if guarantee == "exactly_once":
         builder = builder.set_transactional_id_prefix(f"{k.transactional_id_prefix}-{topic}").set_property(
