@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from detector.kernels import window_features
+from detector.kernels import N_FEATURES, window_features
 from detector.windows import EntityState
 
 FEATURES_PER_METRIC = (
@@ -23,8 +23,13 @@ FEATURES_PER_METRIC = (
     "slope_long",
     "ewma",
     "baseline_z",
+    "window_z",
+    "level_shift",
+    "log_volatility_ratio",
 )
 N_PER_METRIC = len(FEATURES_PER_METRIC)
+if N_PER_METRIC != N_FEATURES:  # the kernel and the names must agree
+    raise ImportError("detector.features names disagree with detector.kernels.N_FEATURES")
 
 
 def feature_names(metrics: list[str]) -> list[str]:
@@ -37,7 +42,8 @@ def compute_features(state: EntityState, short: int) -> np.ndarray:
 
     Per metric: last value; mean, std, min, max and least-squares slope (per step) of the newest
     ``short`` rows; mean, std and slope of the whole window; the EWMA; the z-score of the last value
-    against the slow EW baseline (clipped to +-50).
+    against the slow EW baseline and against the window (clipped to +-50); the short mean's shift from
+    the window mean in window standard deviations; log(std short / std window).
     """
     out = np.empty(state.ring.shape[1] * N_PER_METRIC)
     window_features(state.ring, state.pos, state.ewma, state.base_mean, state.base_var, short, out)

@@ -58,6 +58,16 @@ def _horizon(
     return mean, math.sqrt(var / count), cov / sxx, mn, mx
 
 
+N_FEATURES = 14
+"""Features per metric written by :func:`window_features` (named in detector.features)."""
+
+
+@njit(cache=True)
+def _ratio(num: float, den: float) -> float:
+    """num / den clipped to +-50 (den already has its floor)."""
+    return min(max(num / den, -50.0), 50.0)
+
+
 @njit(cache=True)
 def window_features(
     ring: np.ndarray,
@@ -68,14 +78,18 @@ def window_features(
     short: int,
     out: np.ndarray,
 ) -> None:
-    """Fill ``out`` (n_metrics * 11,) from a ring buffer (length, n_metrics) whose oldest row is ``pos``."""
+    """Fill ``out`` (n_metrics * N_FEATURES,) from a ring buffer (length, n_metrics) whose oldest row
+    is ``pos``: level features (last, horizons' mean/std/min/max/slope, EWMA) and scale-free change
+    features (z-scores against the slow baseline and the long window, short-vs-long level shift and
+    volatility ratio), the latter comparable across entities whatever their units."""
     length, n_metrics = ring.shape
     for m in range(n_metrics):
         last = ring[(pos - 1) % length, m]
         mean_s, std_s, slope_s, min_s, max_s = _horizon(ring, pos, m, length - short, short)
         mean_l, std_l, slope_l, _, _ = _horizon(ring, pos, m, 0, length)
         z = (last - base_mean[m]) / (math.sqrt(base_var[m]) + 1e-6)
-        o = m * 11
+        floor = 1e-3 * abs(mean_l) + 1e-6  # a flat window must not turn rounding noise into huge z
+        o = m * N_FEATURES
         out[o + 0] = last
         out[o + 1] = mean_s
         out[o + 2] = std_s
@@ -87,6 +101,9 @@ def window_features(
         out[o + 8] = slope_l
         out[o + 9] = ewma[m]
         out[o + 10] = min(max(z, -50.0), 50.0)
+        out[o + 11] = _ratio(last - mean_l, std_l + floor)
+        out[o + 12] = _ratio(mean_s - mean_l, std_l + floor)
+        out[o + 13] = min(max(math.log((std_s + floor) / (std_l + floor)), -10.0), 10.0)
 
 
 @njit(cache=True)

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from detector.features import feature_names
 from detector.model import DetectionModel
 
 MANIFEST = "manifest.json"
@@ -62,6 +63,13 @@ def verify(model_dir: str | Path) -> dict[str, Any]:
         manifest = json.loads((d / MANIFEST).read_text())
     except (OSError, json.JSONDecodeError) as e:
         raise ModelIntegrityError(f"{d / MANIFEST}: unreadable manifest ({e})") from None
+    spec = manifest.get("feature_spec") or {}
+    current = feature_names(list(spec.get("metrics", [])))
+    if "feature_names" in spec and spec["feature_names"] != current:
+        raise ModelIntegrityError(
+            f"model {d} was trained on another feature definition than this code computes "
+            f"({len(spec['feature_names'])} features, this code {len(current)}); retrain it"
+        )
     files = manifest.get("files")
     if not isinstance(files, dict) or INFERENCE_FILE not in files:
         raise ModelIntegrityError(f"{d / MANIFEST}: no file hashes (or no {INFERENCE_FILE}) in the manifest")

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from detector.engine import featurize
+from detector.features import N_PER_METRIC
 from generator.replay import replay_records
 from training.data import file_events
 
@@ -33,7 +34,9 @@ def test_jsonl_csv_and_npy_give_the_same_events(cfg, tmp_path):
     c = list(file_events(npy, cfg, interval_ms=1000))
     assert [e.values for e in c] == [e.values for e in a]
     x, keys, _ = featurize(a, cfg)
-    assert x.shape == (40 - cfg.window.warmup + 1, len(cfg.stream.metrics) * 11) and set(keys) == {"h/s"}
+    assert x.shape == (40 - cfg.window.warmup + 1, len(cfg.stream.metrics) * N_PER_METRIC) and set(keys) == {
+        "h/s"
+    }
 
 
 def test_npy_with_wrong_width_is_refused(cfg, tmp_path):

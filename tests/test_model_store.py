@@ -121,3 +121,13 @@ def test_watcher_rejects_a_model_that_does_not_fit_the_stream(model_dir, tmp_pat
     shutil.copytree(model_dir, root / "v1")
     with pytest.raises(ModelIntegrityError, match="other metrics"):
         ModelWatcher(str(root), interval_ms=0, check=other_metrics).initial()
+
+
+def test_a_model_of_another_feature_definition_is_refused(model_dir, tmp_path):
+    d = tmp_path / model_dir.name
+    shutil.copytree(model_dir, d)
+    manifest = json.loads((d / "manifest.json").read_text())
+    manifest["feature_spec"]["feature_names"] = manifest["feature_spec"]["feature_names"][:-1]
+    (d / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ModelIntegrityError, match="another feature definition"):
+        verify(d)
