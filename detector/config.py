@@ -141,6 +141,9 @@ class AlertConfig:
     k: int = 2
     """An anomaly is raised when k of the last n scores are above threshold."""
     n: int = 3
+    episode_gap: int = 30
+    """An anomaly opens a new episode (``episode_start: true`` in its record) when the entity had
+    no anomaly in the previous ``episode_gap`` scored rows; what pages a person is the episode start."""
     cooldown_s: float = 120.0
     """Per-entity quiet time after an alert (alert consumer)."""
     webhook_url: str = ""
@@ -326,6 +329,8 @@ def validate(cfg: Config) -> None:
         raise ConfigError("stream.entity_labels must name at least one label")
     if not 1 <= cfg.alert.k <= cfg.alert.n:
         raise ConfigError("alert.k must be between 1 and alert.n")
+    if not 1 <= cfg.alert.episode_gap <= 255:
+        raise ConfigError("alert.episode_gap must be between 1 and 255")
     if cfg.job.state_buckets < 1:
         raise ConfigError("job.state_buckets must be >= 1")
     if cfg.job.execution_mode not in ("process", "thread"):

@@ -99,6 +99,11 @@ class EntityDetector:
             status="anomaly" if is_anomaly else "normal",
             model_version=self.model.version,
         )
+        if is_anomaly:
+            record["episode_start"] = state.quiet >= self.cfg.alert.episode_gap
+            state.quiet = 0
+        else:
+            state.quiet = min(state.quiet + 1, 255)
         out.scores.append(record)
         if is_anomaly:
             out.anomalies.append(

@@ -14,7 +14,7 @@ import numpy as np
 
 from detector.events import MetricEvent
 
-_HEADER = struct.Struct("<HHqqIIBB")  # n_metrics, length, last_ts, pending_ts, count, pos, flags, has_pending
+_HEADER = struct.Struct("<HHqqIIBB")  # n_metrics, length, last_ts, pending_ts, count, pos, flags, quiet
 _VERSION_MAGIC = b"S1"
 
 
@@ -33,6 +33,7 @@ class EntityState:
     last_ts: int = -1  # event time of the newest completed row
     pending_ts: int = -1  # event time of the pending row, -1 when none
     alert_flags: int = 0  # bit i = the score i steps ago was above threshold
+    quiet: int = 255  # scored rows since the last anomaly (saturates at 255; 255 = none yet)
 
     @classmethod
     def new(cls, n_metrics: int, length: int) -> EntityState:
@@ -55,7 +56,14 @@ class EntityState:
         """Compact serialisation: header + float32 arrays."""
         length, m = self.ring.shape
         header = _HEADER.pack(
-            m, length, self.last_ts, self.pending_ts, self.count, self.pos, self.alert_flags & 0xFF, 0
+            m,
+            length,
+            self.last_ts,
+            self.pending_ts,
+            self.count,
+            self.pos,
+            self.alert_flags & 0xFF,
+            min(self.quiet, 255),
         )
         arrays = np.concatenate(
             [self.ring.ravel(), self.last, self.ewma, self.base_mean, self.base_var, self.pending]
@@ -67,7 +75,7 @@ class EntityState:
         """Inverse of :meth:`to_bytes`."""
         if data[:2] != _VERSION_MAGIC:
             raise ValueError("unknown entity state format")
-        m, length, last_ts, pending_ts, count, pos, flags, _ = _HEADER.unpack_from(data, 2)
+        m, length, last_ts, pending_ts, count, pos, flags, quiet = _HEADER.unpack_from(data, 2)
         arr = np.frombuffer(data, dtype=np.float32, offset=2 + _HEADER.size).astype(np.float64)
         n = length * m
         parts = [arr[n + i * m : n + (i + 1) * m].copy() for i in range(5)]
@@ -83,6 +91,7 @@ class EntityState:
             last_ts=last_ts,
             pending_ts=pending_ts,
             alert_flags=flags,
+            quiet=quiet,
         )
 
 

@@ -125,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         smd_seconds=smd["seconds"],
         nab_seconds=nab["seconds"],
         nab_details={"sentinel": nab["summary"], **nab["baselines"]},
+        nab_baselines_episodes=nab["baselines_episodes"],
     )
     _write(out, report, run)
     return 0

@@ -53,6 +53,19 @@ class Chunk:
     alert: np.ndarray
     threshold: float
     contrib: np.ndarray | None = None
+    onset: np.ndarray | None = None  # 0/1: alerts that open an episode (None: derive from ``alert``)
+
+
+def episode_onsets(alert: np.ndarray, gap: int) -> np.ndarray:
+    """Alerts preceded by at least ``gap`` alert-free rows (or none at all): the rule
+    ``EntityDetector`` applies to mark ``episode_start``, for detectors that only give 0/1 alerts."""
+    out = np.zeros(len(alert), dtype=np.int8)
+    last = -(10**9)
+    for i in np.flatnonzero(np.asarray(alert) > 0):
+        if i - last - 1 >= gap:
+            out[i] = 1
+        last = int(i)
+    return out
 
 
 class OnlineDetector(Protocol):
@@ -130,6 +143,7 @@ class SentinelDetector:
         d = len(self.metrics) * (self.detector.model.feature_mean.shape[0] // len(self.metrics))
         feats = np.full((n, d), np.nan)
         alert = np.zeros(n, dtype=np.int8)
+        onset = np.zeros(n, dtype=np.int8)
         blob = self.state.to_bytes()
         for i, ev in enumerate(events(self.key, self.metrics, rows, times_ms)):
             # as the job does per event: state from its stored bytes (float32 arrays), step, store again
@@ -141,6 +155,7 @@ class SentinelDetector:
             blob = state.to_bytes()
             for rec in out.scores:
                 alert[i] = rec["status"] == "anomaly"
+                onset[i] = bool(rec.get("episode_start"))
             for _, f in out.features:
                 feats[i] = f
         self.state = EntityState.from_bytes(blob)
@@ -160,7 +175,7 @@ class SentinelDetector:
             latent[ok] = -self.latent_forest.score_samples(z)
         th = self.thresholds
         return {
-            "sentinel": Chunk(score, alert, th["sentinel"], contrib),
+            "sentinel": Chunk(score, alert, th["sentinel"], contrib, onset),
             "autoencoder": Chunk(recon, (recon > th["autoencoder"]).astype(np.int8), th["autoencoder"]),
             "iforest_latent": Chunk(
                 latent, (latent > th["iforest_latent"]).astype(np.int8), th["iforest_latent"]
@@ -177,16 +192,19 @@ class SeriesScores:
     threshold: float
     contrib: np.ndarray | None = None
     row_threshold: np.ndarray = field(default_factory=lambda: np.zeros(0))  # the threshold each row met
+    onset: np.ndarray | None = None  # episode starts (as the detector marked them), None if it does not
 
 
 def _concat(chunks: list[Chunk]) -> SeriesScores:
     contribs = [c.contrib for c in chunks]
+    onsets = [c.onset for c in chunks]
     return SeriesScores(
         score=np.concatenate([c.score for c in chunks]),
         alert=np.concatenate([c.alert for c in chunks]),
         threshold=chunks[-1].threshold,
         contrib=np.concatenate(contribs) if all(c is not None for c in contribs) else None,  # type: ignore[arg-type]
         row_threshold=np.concatenate([np.full(len(c.score), c.threshold) for c in chunks]),
+        onset=np.concatenate(onsets) if all(o is not None for o in onsets) else None,  # type: ignore[arg-type]
     )
 
 

@@ -15,15 +15,24 @@ from typing import Any
 
 import numpy as np
 
+from detector.config import AlertConfig
 from evaluation.baselines import RawIsolationForest, RollingZScore
 from evaluation.datasets import MatrixEntity, NabFile, segments
 from evaluation.explain import hitrate
-from evaluation.harness import OnlineDetector, SentinelDetector, SeriesScores, run_matrix, run_series
+from evaluation.harness import (
+    OnlineDetector,
+    SentinelDetector,
+    SeriesScores,
+    episode_onsets,
+    run_matrix,
+    run_series,
+)
 from evaluation.nab_score import PROFILES, FileInput, score_corpus
 from evaluation.pointwise import best_f1, best_f1_point_adjusted, event_detection, prf
 from evaluation.progress import progress
 
 OURS = "sentinel"
+EPISODE_GAP = AlertConfig().episode_gap
 BASELINES = ("iforest_raw", "zscore", "autoencoder", "iforest_latent")
 NAB_KEYS = {
     "standard": "standard",
@@ -168,16 +177,18 @@ def evaluate_matrix(
 # ---------------------------------------------------------------- NAB layout
 
 
-def nab_anomaly_score(s: SeriesScores, gated: bool) -> np.ndarray:
+def nab_anomaly_score(s: SeriesScores, episodes: bool, gap: int = EPISODE_GAP) -> np.ndarray:
     """Scores -> NAB's [0, 1]: ``score / (score + threshold)`` (0.5 at the label-free threshold, 0 for
-    scores <= 0); ``gated``: only rows that raised an alert keep their score (the k-of-n rule)."""
+    scores <= 0). ``episodes``: only the alerts that open an episode (what pages a person) keep their
+    score, as marked by the detector (``episode_start``) or, for 0/1 alerts, by the same rule."""
     score = np.nan_to_num(s.score, nan=0.0)
     per_row = s.row_threshold if len(s.row_threshold) == len(score) else np.full(len(score), s.threshold)
     pos = np.maximum(score, 0.0)
     den = pos + np.maximum(per_row, 1e-12)
     u = np.where(pos > 0, pos / den, 0.0)
-    if gated:
-        u = np.where(s.alert > 0, u, 0.0)
+    if episodes:
+        onset = s.onset if s.onset is not None else episode_onsets(s.alert, gap)
+        u = np.where(onset > 0, u, 0.0)
     return np.clip(u, 0.0, 1.0)
 
 
@@ -243,8 +254,12 @@ def evaluate_nab(
     done = zip(files, parallel(tasks, jobs), strict=True)
     for f, streams in progress(done, "NAB", show, total=len(files), describe=lambda x: x[0].name):
         for name, s in streams.items():
-            u = nab_anomaly_score(s, gated=name == OURS)
+            # ours: its episode starts (what pages a person); baselines: their continuous scores, as
+            # NAB's own baseline detectors report, and beside it with the same episode rule
+            u = nab_anomaly_score(s, episodes=name == OURS)
             scores.setdefault(name, {})[f.name] = u
+            if name != OURS:
+                scores.setdefault(f"{name}+episodes", {})[f.name] = nab_anomaly_score(s, episodes=True)
             key = f.name.replace("/", "__")
             raw.setdefault(name, {}).update(
                 {f"{key}.score": s.score, f"{key}.alert": s.alert, f"{key}.threshold": s.row_threshold}
@@ -260,6 +275,9 @@ def evaluate_nab(
     return {
         "summary": results[OURS]["summary"] if OURS in results else None,
         "baselines": {b: results[b]["summary"] for b in BASELINES if b in results},
-        "per_entity": {name: r["per_file"] for name, r in results.items()},
+        "baselines_episodes": {
+            b: results[f"{b}+episodes"]["summary"] for b in BASELINES if f"{b}+episodes" in results
+        },
+        "per_entity": {name: r["per_file"] for name, r in results.items() if "+" not in name},
         "seconds": round(time.time() - t0, 1),
     }

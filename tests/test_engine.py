@@ -2,10 +2,12 @@
 
 import json
 
+import numpy as np
+
 from alerting.dedupe import AlertDeduper
 from detector.baseline import StaticThresholds
 from detector.engine import EntityDetector, featurize
-from detector.events import parse_event
+from detector.events import MetricEvent, parse_event
 from detector.windows import EntityState
 from embedded.report import score_alerts
 from generator.simulate import INCIDENT_TYPES, Fleet, FleetSpec
@@ -93,3 +95,32 @@ def test_featurize_matches_the_stream_step(fitted, cfg):
     offline = fitted.model.score(x).score
     for k, t, sc in zip(keys, times, offline, strict=True):
         assert abs(by_key_time[(k, int(t))] - sc) < 1e-5
+
+
+def test_anomalies_mark_the_start_of_an_episode():
+    from detector.config import load_config
+
+    class Fixed:
+        """A stand-in model: the score is the metric's last value."""
+
+        metrics = ("a",)
+        threshold = 1.0
+        version = "fixed"
+        feature_mean = np.zeros(14)
+
+        def score(self, feats):
+            from detector.model import ScoreBatch
+
+            v = np.array([feats[0]])
+            return ScoreBatch(v, v, v, np.ones((1, 1)), np.zeros((1, 1)))
+
+    cfg = load_config(env={}, overrides=["stream.metrics=a", "alert.k=1", "alert.n=1", "alert.episode_gap=3"])
+    det = EntityDetector(cfg, Fixed())  # type: ignore[arg-type]
+    st = det.new_state()
+    values = [0.0] * cfg.window.warmup + [5, 5, 0, 5, 0, 0, 0, 5]
+    starts = []
+    for t, v in enumerate(values):
+        out = det.step(st, MetricEvent("k", 1000 * (t + 1), {"a": float(v)}), 0)
+        starts += [a["episode_start"] for a in out.anomalies]
+        st = EntityState.from_bytes(st.to_bytes())  # the job's round trip keeps the episode counter
+    assert starts == [True, False, False, True]

@@ -13,7 +13,7 @@ import pytest
 from evaluation.baselines import RawIsolationForest, RollingZScore
 from evaluation.cli import main as eval_main
 from evaluation.datasets import load_matrix, load_nab
-from evaluation.harness import SentinelDetector, refit_points, run_series
+from evaluation.harness import SentinelDetector, episode_onsets, refit_points, run_series
 
 
 def series(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -102,3 +102,9 @@ def test_shared_datasets_load_when_present():
     assert len(files) == 58 and sum(len(f.windows) for f in files) == 116
     smd = load_matrix(root / "smd")
     assert len(smd) == 6 and all(e.test.shape[1] == 38 and e.interpretation for e in smd)
+
+
+def test_episode_onsets_follow_the_engine_rule():
+    alert = np.array([1, 1, 0, 0, 1, 0, 0, 0, 1, 1])
+    assert episode_onsets(alert, 3).tolist() == [1, 0, 0, 0, 0, 0, 0, 0, 1, 0]
+    assert episode_onsets(alert, 2).tolist() == [1, 0, 0, 0, 1, 0, 0, 0, 1, 0]
