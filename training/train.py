@@ -114,9 +114,8 @@ def fit(
         raise ValueError("training features contain NaN or infinity")
     keras.utils.set_random_seed(params.seed)
     tf.config.experimental.enable_op_determinism()
-    rng = np.random.default_rng(params.seed)
-    idx = rng.permutation(len(x))
     n_val = int(len(x) * params.validation_fraction)
+    idx = np.random.default_rng(params.seed).permutation(len(x))
     x_train, x_val = x[idx[n_val:]], x[idx[:n_val]]
 
     mean = x_train.mean(axis=0)
