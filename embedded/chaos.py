@@ -171,6 +171,7 @@ class RunResult:
     log_anomalies: list[dict] | None = None
     """read_committed applied to the broker's stored log (s3 storage only; see embedded/tansu_log.py)."""
     log_dlq: list[bytes] | None = None
+    log_late: list[bytes] | None = None
     aborted_skipped: int = 0
     restarts: int = 0
     job_state: str = ""
@@ -327,7 +328,11 @@ class Chaos:
         if self.s3_endpoint:
             from embedded.tansu_log import read_topic_from_s3
 
-            for name, topic in (("anomalies", k.anomalies_topic), ("dlq", k.dlq_topic)):
+            for name, topic in (
+                ("anomalies", k.anomalies_topic),
+                ("dlq", k.dlq_topic),
+                ("late", k.late_topic),
+            ):
                 stored[name] = read_topic_from_s3(self.s3_endpoint, "tansu", topic)
         result = RunResult(
             anomalies=[json.loads(v) for v in out["anomalies"]],
@@ -341,7 +346,8 @@ class Chaos:
         if stored:
             result.log_anomalies = [json.loads(r.value or b"") for r in stored["anomalies"][0]]
             result.log_dlq = [r.value or b"" for r in stored["dlq"][0]]
-            result.aborted_skipped = stored["anomalies"][1] + stored["dlq"][1]
+            result.log_late = [r.value or b"" for r in stored["late"][0]]
+            result.aborted_skipped = stored["anomalies"][1] + stored["dlq"][1] + stored["late"][1]
         cluster.cancel(job_id)
         self.note(
             f"run {tag}: {len(result.anomalies)} anomalies, {len(result.dlq)} dead letters, "
@@ -550,7 +556,7 @@ def run_chaos(
         "malformed_in_dlq": headline["malformed_in_dlq"],
         "dlq_unexpected": headline["dlq_unexpected"],
         "late_or_duplicate_sent": chaos.late_sent,
-        "late_in_late_topic": len(faulty.late),
+        "late_in_late_topic": len(faulty.log_late if faulty.log_late is not None else faulty.late),
         "job_failed": faulty.job_state not in ("RUNNING",) or clean.job_state != "RUNNING",
         "job_restarts": faulty.restarts,
         "redis_history_gap_filled": history["missing"] == 0,
@@ -560,6 +566,7 @@ def run_chaos(
         "via_broker_fetch": {
             **by_fetch,
             "records_with_faults": len(faulty.anomalies),
+            "late_in_late_topic": len(faulty.late),
             "aborted_transaction_records_in_log": faulty.aborted_skipped,
             "note": "Tansu 0.6.0 serves records of aborted transactions to read_committed consumers",
         },
@@ -574,6 +581,8 @@ def run_chaos(
         and report["records_fault_free"] > 0
         and not report["job_failed"]
         and report["malformed_in_dlq"] == report["malformed_sent"]
+        and report["dlq_unexpected"] == 0
+        and report["late_in_late_topic"] == report["late_or_duplicate_sent"]
         and report["taskmanager_kills"] >= plan.taskmanager_kills
         and report["job_restarts"] >= plan.taskmanager_kills
         and not leaks
