@@ -142,6 +142,7 @@ def kafka_sink(cfg: Config, topic: str, guarantee: str, dead_letter: bool = Fals
     record = KafkaRecordSerializationSchema.builder().set_topic(topic)
     record = record.set_key_serialization_schema(key_schema).set_value_serialization_schema(value_schema)
     if dead_letter:
+        # PyFlink does not wrap setHeaderProvider (connector 4.0 has it): call the Java builder directly
         record._j_builder.setHeaderProvider(helper("DeadLetter$HeaderFields")())
     builder = (
         KafkaSink.builder()
