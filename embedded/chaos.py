@@ -19,7 +19,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ from detector.config import Config, load_config
 from detector.events import MalformedEvent, parse_event
 from embedded.cluster import StandaloneCluster
 from embedded.job import ensure_model
-from embedded.kafka import assign_from_start, create_topics, produce_one, producer
+from embedded.kafka import create_topics, drain_topic, produce_one, producer
 from embedded.s3 import S3Server
 from embedded.services import LocalStack
 from generator.simulate import Fleet, FleetSpec
@@ -130,36 +130,6 @@ def compare(fault_free: list[dict], with_faults: list[dict]) -> dict[str, int]:
     }
 
 
-class TopicTail:
-    """A read_committed reader of a whole topic that returns what is new on each call."""
-
-    def __init__(self, bootstrap: str, topic: str, **extra: Any):
-        self.consumer = assign_from_start(bootstrap, topic, **extra)
-        self.values: list[bytes] = []
-
-    def poll(self, seconds: float = 0.5) -> int:
-        new = 0
-        deadline = time.time() + seconds
-        while time.time() < deadline:
-            for msg in self.consumer.consume(2000, 0.2):
-                if not msg.error():
-                    self.values.append(msg.value())
-                    new += 1
-        return new
-
-    def drain(self, idle_s: float = 6.0, limit_s: float = 60.0) -> list[bytes]:
-        """Read until nothing new arrives for ``idle_s``."""
-        deadline = time.time() + limit_s
-        quiet_since = time.time()
-        while time.time() < deadline and time.time() - quiet_since < idle_s:
-            if self.poll(1.0):
-                quiet_since = time.time()
-        return self.values
-
-    def close(self) -> None:
-        self.consumer.close()
-
-
 @dataclass
 class RunResult:
     anomalies: list[dict]
@@ -175,7 +145,6 @@ class RunResult:
     aborted_skipped: int = 0
     restarts: int = 0
     job_state: str = ""
-    events: list[str] = field(default_factory=list)
 
 
 class Chaos:
@@ -186,10 +155,13 @@ class Chaos:
         self.rng = random.Random(plan.seed)
         fleet = Fleet(FleetSpec(hosts=plan.hosts, seed=plan.seed))
         fleet.schedule_incidents(40, plan.steps, plan.incidents, T0_MS)
-        self.events = [json.dumps(e).encode() for e in fleet.events(T0_MS, plan.steps)]
+        events = list(fleet.events(T0_MS, plan.steps))
+        self.events = [json.dumps(e).encode() for e in events]
+        self.event_keys = [e["host"].encode() for e in events]
         self.hosts = [h.host for h in fleet.hosts]
         self.secret = secrets.token_urlsafe(24)
         self.malformed_sent: list[bytes] = []
+        self.bursts = 0
         self.late_sent = 0
         self.log: list[str] = []
         self.reader: dict[str, Any] = {}  # extra consumer settings of the harness's readers
@@ -202,7 +174,7 @@ class Chaos:
         self.say(msg)
 
     # ---------------------------------------------------------------- setup
-    def config(self, stack: LocalStack, tag: str, models: Path) -> Path:
+    def config(self, stack: LocalStack, tag: str, models: Path) -> tuple[Config, Path]:
         cfg = load_config(env={})
         k = cfg.kafka
         k.bootstrap_servers = stack.bootstrap
@@ -222,21 +194,18 @@ class Chaos:
         cfg.job.model_dir = str(models)
         cfg.job.parallelism = 2
         path = self.run_dir / f"job-{tag}.json"
-        data = cfg.to_dict(redact=True)
-        data["redis"]["password"] = ""
-        path.write_text(json.dumps(data, indent=2))
+        path.write_text(json.dumps(cfg.to_dict(redact=True), indent=2))  # holds no secret: only its file
         create_topics(
             stack.bootstrap, [k.input_topic, k.anomalies_topic, k.scores_topic, k.dlq_topic, k.late_topic]
         )
-        return path
+        return cfg, path
 
     # ---------------------------------------------------------------- one run
     def run(
         self, stack: LocalStack, cluster: StandaloneCluster, tag: str, models: Path, faults: bool
     ) -> RunResult:
         plan = self.plan
-        cfg_path = self.config(stack, tag, models)
-        cfg = load_config(cfg_path, env={})
+        cfg, cfg_path = self.config(stack, tag, models)
         k = cfg.kafka
         if faults:
             stack_redis_flush(stack, self.secret)
@@ -253,11 +222,9 @@ class Chaos:
             if time.time() - last_read[0] < 4:
                 time.sleep(0.25)
                 return
-            tail = TopicTail(stack.bootstrap, k.scores_topic, **self.reader)
-            for v in tail.drain(idle_s=1.5, limit_s=30):
+            for v in drain_topic(stack.bootstrap, k.scores_topic, idle_s=1.5, limit_s=30, **self.reader):
                 r = json.loads(v)
                 score_records[(r["key"], r["event_time_ms"])] = r
-            tail.close()
             last_read[0] = time.time()
 
         producer_done = threading.Event()
@@ -277,14 +244,13 @@ class Chaos:
             try:
                 prod = producer(stack.bootstrap, **self.producer_extra)
                 t_start = time.time()
-                for i, payload in enumerate(self.events):
+                for i, (payload, key) in enumerate(zip(self.events, self.event_keys, strict=True)):
                     if pause.is_set():
                         prod.flush(60)
                         paused.set()
                         resume.wait()
                         prod = producer(stack.bootstrap, **self.producer_extra)
-                    host = json.loads(payload)["host"]
-                    produce_one(prod, k.input_topic, payload, key=host.encode())
+                    produce_one(prod, k.input_topic, payload, key=key)
                     if i in burst_at:
                         self._burst(prod, k.input_topic, i)
                     if interval:
@@ -319,11 +285,14 @@ class Chaos:
         done = cluster.checkpoints_completed(job_id)
         while cluster.checkpoints_completed(job_id) < done + 2 and time.time() < deadline:
             time.sleep(0.5)
-        out = {}
-        for name, topic in (("anomalies", k.anomalies_topic), ("dlq", k.dlq_topic), ("late", k.late_topic)):
-            tail = TopicTail(stack.bootstrap, topic, **self.reader)
-            out[name] = list(tail.drain())
-            tail.close()
+        out = {
+            name: drain_topic(stack.bootstrap, topic, **self.reader)
+            for name, topic in (
+                ("anomalies", k.anomalies_topic),
+                ("dlq", k.dlq_topic),
+                ("late", k.late_topic),
+            )
+        }
         stored: dict[str, tuple[list, int]] = {}
         if self.s3_endpoint:
             from embedded.tansu_log import read_topic_from_s3
@@ -357,8 +326,8 @@ class Chaos:
 
     def _burst(self, prod: Any, topic: str, i: int) -> None:
         """Malformed records (no key), duplicated and one-day-late copies of events already sent."""
-        burst = len(self.malformed_sent)
-        for p in malformed_payloads(burst, T0_MS):
+        self.bursts += 1
+        for p in malformed_payloads(self.bursts, T0_MS):
             produce_one(prod, topic, p)
             self.malformed_sent.append(p)
         for _ in range(self.plan.late_per_burst):
@@ -371,7 +340,7 @@ class Chaos:
                 event["timestamp"] -= DAY_MS  # far late
                 produce_one(prod, topic, json.dumps(event).encode(), key=host)
             self.late_sent += 1
-        self.note(f"malformed burst {burst // len(malformed_payloads(0, T0_MS)) + 1} sent")
+        self.note(f"malformed burst {self.bursts} sent")
 
     def _inject(
         self,

@@ -99,6 +99,25 @@ def assign_from_start(bootstrap: str, topic: str, **extra: Any):
     return c
 
 
+def drain_topic(
+    bootstrap: str, topic: str, idle_s: float = 6.0, limit_s: float = 60.0, **extra: Any
+) -> list[bytes]:
+    """Every value of ``topic`` from the start, read until nothing new arrives for ``idle_s``."""
+    c = assign_from_start(bootstrap, topic, **extra)
+    out: list[bytes] = []
+    deadline = quiet_since = time.time()
+    deadline += limit_s
+    try:
+        while time.time() < deadline and time.time() - quiet_since < idle_s:
+            msgs = [m for m in c.consume(2000, 0.5) if not m.error()]
+            if msgs:
+                out.extend(m.value() for m in msgs)
+                quiet_since = time.time()
+    finally:
+        c.close()
+    return out
+
+
 def read_topic(
     bootstrap: str,
     topic: str,

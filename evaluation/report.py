@@ -7,6 +7,18 @@ import json
 from pathlib import Path
 from typing import Any
 
+MATRIX_FIELDS = (
+    "f1_pointwise",
+    "precision",
+    "recall",
+    "f1_best",
+    "f1_pa",
+    "hitrate_100",
+    "hitrate_150",
+    "median_lead_steps",
+)
+"""The measures of a matrix-layout (SMD) evaluation, in report order."""
+
 NAB_PUBLISHED = [  # NAB README v1.0 scoreboard (standard, low FP, low FN)
     ("ARTime", 74.9, 65.1, 80.4),
     ("Numenta HTM", 70.5, 62.6, 75.2),
@@ -188,19 +200,7 @@ def render(ev: dict[str, Any], run: dict[str, Any]) -> str:
     ]
 
     def smd_row(title: str, v: dict[str, Any], bold: bool = False) -> str:
-        cells = [
-            _f(v.get(k))
-            for k in (
-                "f1_pointwise",
-                "precision",
-                "recall",
-                "f1_best",
-                "f1_pa",
-                "hitrate_100",
-                "hitrate_150",
-            )
-        ]
-        cells.append(_f(v.get("median_lead_steps"), 1))
+        cells = [_f(v.get(k), 1 if k == "median_lead_steps" else 3) for k in MATRIX_FIELDS]
         if bold:
             cells = [f"**{c}**" for c in cells]
         return f"| {title} | " + " | ".join(cells) + " |"

@@ -30,6 +30,7 @@ from evaluation.harness import (
 from evaluation.nab_score import PROFILES, FileInput, score_corpus
 from evaluation.pointwise import best_f1, best_f1_point_adjusted, event_detection, prf
 from evaluation.progress import progress
+from evaluation.report import MATRIX_FIELDS
 
 OURS = "sentinel"
 EPISODE_GAP = AlertConfig().episode_gap
@@ -122,18 +123,6 @@ def matrix_entity_result(entity: MatrixEntity, s: SeriesScores, step_minutes: fl
         out["hitrate_100"] = hitrate(s.contrib, entity.interpretation, 1.0)
         out["hitrate_150"] = hitrate(s.contrib, entity.interpretation, 1.5)
     return out
-
-
-MATRIX_FIELDS = (
-    "f1_pointwise",
-    "precision",
-    "recall",
-    "f1_best",
-    "f1_pa",
-    "hitrate_100",
-    "hitrate_150",
-    "median_lead_steps",
-)
 
 
 def matrix_summary(per_entity: dict[str, dict[str, Any]]) -> dict[str, Any]:
