@@ -88,6 +88,8 @@ class EntityDetector:
         out.features.append((row.timestamp_ms, feats))
         batch = self.model.score(feats)
         score = float(batch.score[0])
+        a = self.cfg.alert.contributor_alpha
+        state.contrib += a * (batch.metric_error[0] - state.contrib)
         threshold = self.model.threshold
         above = score > threshold
         state.alert_flags = ((state.alert_flags << 1) | int(above)) & self._mask
@@ -111,13 +113,14 @@ class EntityDetector:
                     record,
                     detected_at=iso_ms(now_ms),
                     severity=severity(score, threshold),
-                    contributors=self._contributors(row, batch.metric_error[0], batch.expected_last[0]),
+                    contributors=self._contributors(row, state.contrib, batch.expected_last[0]),
                     iforest_score=round(float(batch.iforest[0]), 6),
                     reconstruction_score=round(float(batch.recon[0]), 6),
                 )
             )
 
     def _contributors(self, row: Row, metric_error: np.ndarray, expected: np.ndarray) -> list[dict[str, Any]]:
+        """The metrics with the largest (smoothed) reconstruction error, their share of the total."""
         total = float(metric_error.sum()) or 1.0
         order = np.argsort(-metric_error)[:MAX_CONTRIBUTORS]
         return [

@@ -15,7 +15,10 @@ import numpy as np
 from detector.events import MetricEvent
 
 _HEADER = struct.Struct("<HHqqIIBB")  # n_metrics, length, last_ts, pending_ts, count, pos, flags, quiet
-_VERSION_MAGIC = b"S1"
+_VERSION_MAGIC = b"S2"
+_ARRAYS_BY_VERSION = {b"S1": 5, b"S2": 6}
+"""Per-metric arrays after the ring, by format: S1 (before contributor smoothing) still loads, so a
+job restored from an older savepoint keeps its windows."""
 
 
 @dataclass
@@ -28,6 +31,7 @@ class EntityState:
     base_mean: np.ndarray  # (n_metrics,) slow EW baseline
     base_var: np.ndarray  # (n_metrics,)
     pending: np.ndarray  # (n_metrics,) row being assembled for ``pending_ts`` (NaN = not yet seen)
+    contrib: np.ndarray  # (n_metrics,) EW mean of each metric's reconstruction error (contributors)
     pos: int = 0  # next write index in ``ring``
     count: int = 0  # complete rows since every metric has been seen
     last_ts: int = -1  # event time of the newest completed row
@@ -46,6 +50,7 @@ class EntityState:
             base_mean=np.zeros(n_metrics),
             base_var=np.zeros(n_metrics),
             pending=nan.copy(),
+            contrib=np.zeros(n_metrics),
         )
 
     def window(self) -> np.ndarray:
@@ -66,19 +71,30 @@ class EntityState:
             min(self.quiet, 255),
         )
         arrays = np.concatenate(
-            [self.ring.ravel(), self.last, self.ewma, self.base_mean, self.base_var, self.pending]
+            [
+                self.ring.ravel(),
+                self.last,
+                self.ewma,
+                self.base_mean,
+                self.base_var,
+                self.pending,
+                self.contrib,
+            ]
         ).astype(np.float32)
         return _VERSION_MAGIC + header + arrays.tobytes()
 
     @classmethod
     def from_bytes(cls, data: bytes) -> EntityState:
         """Inverse of :meth:`to_bytes`."""
-        if data[:2] != _VERSION_MAGIC:
+        n_arrays = _ARRAYS_BY_VERSION.get(bytes(data[:2]))
+        if n_arrays is None:
             raise ValueError("unknown entity state format")
         m, length, last_ts, pending_ts, count, pos, flags, quiet = _HEADER.unpack_from(data, 2)
         arr = np.frombuffer(data, dtype=np.float32, offset=2 + _HEADER.size).astype(np.float64)
         n = length * m
-        parts = [arr[n + i * m : n + (i + 1) * m].copy() for i in range(5)]
+        parts = [arr[n + i * m : n + (i + 1) * m].copy() for i in range(n_arrays)]
+        if n_arrays < 6:
+            parts.append(np.zeros(m))
         return cls(
             ring=arr[:n].reshape(length, m).copy(),
             last=parts[0],
@@ -86,6 +102,7 @@ class EntityState:
             base_mean=parts[2],
             base_var=parts[3],
             pending=parts[4],
+            contrib=parts[5],
             pos=pos,
             count=count,
             last_ts=last_ts,

@@ -144,6 +144,7 @@ class SentinelDetector:
         feats = np.full((n, d), np.nan)
         alert = np.zeros(n, dtype=np.int8)
         onset = np.zeros(n, dtype=np.int8)
+        contrib = np.full((n, len(self.metrics)), np.nan)
         blob = self.state.to_bytes()
         for i, ev in enumerate(events(self.key, self.metrics, rows, times_ms)):
             # as the job does per event: state from its stored bytes (float32 arrays), step, store again
@@ -158,18 +159,17 @@ class SentinelDetector:
                 onset[i] = bool(rec.get("episode_start"))
             for _, f in out.features:
                 feats[i] = f
+                contrib[i] = state.contrib  # the ranking behind an anomaly's ``contributors``
         self.state = EntityState.from_bytes(blob)
         ok = np.isfinite(feats).all(axis=1)
         model = self.detector.model
         score = np.full(n, np.nan)
         recon = np.full(n, np.nan)
         latent = np.full(n, np.nan)
-        contrib = np.full((n, len(self.metrics)), np.nan)
         if ok.any():
             batch = model.score(feats[ok])  # the same function step() called, batched
             score[ok] = batch.score
             recon[ok] = batch.recon
-            contrib[ok] = batch.metric_error
             z, _, _, _ = model.reconstruct(feats[ok])
             assert self.latent_forest is not None
             latent[ok] = -self.latent_forest.score_samples(z)

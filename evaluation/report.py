@@ -253,8 +253,9 @@ def render(ev: dict[str, Any], run: dict[str, Any]) -> str:
         "  Flink job and checks its scores equal the harness's.",
         "- Nothing is learned from test labels: SMD models are fitted on each machine's train split; NAB",
         "  models on the probationary period, then refitted on past rows only. One configuration for all.",
-        "- Explanations: HitRate@P% of the per-metric reconstruction-error ranking (the ranking behind the",
-        "  anomaly record's `contributors`) against `interpretation_label`, averaged over labelled rows.",
+        "- Explanations: HitRate@P% of the per-metric reconstruction-error ranking, smoothed over recent",
+        "  rows (`alert.contributor_alpha`; the ranking behind the anomaly record's `contributors`), against",
+        "  `interpretation_label`, averaged over labelled rows.",
         "- Delay/lead: first alert minus segment (SMD) or window (NAB) start. NAB results files readable by",
         "  NAB's own scorer are in `reports/eval/nab/<detector>/<category>/`.",
     ]

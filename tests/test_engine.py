@@ -124,3 +124,42 @@ def test_anomalies_mark_the_start_of_an_episode():
         starts += [a["episode_start"] for a in out.anomalies]
         st = EntityState.from_bytes(st.to_bytes())  # the job's round trip keeps the episode counter
     assert starts == [True, False, False, True]
+
+
+def test_contributors_rank_metrics_by_their_smoothed_error():
+    """An anomaly names the metrics that have been off over recent rows (EW of each row's per-metric
+    error, ``alert.contributor_alpha``), not just the loudest metric of its own row."""
+    from detector.config import load_config
+    from detector.model import ScoreBatch
+
+    class TwoMetrics:
+        """A stand-in model: metric a's error is its value, metric b's error is its value."""
+
+        metrics = ("a", "b")
+        threshold = 1.0
+        version = "fixed"
+        feature_mean = np.zeros(28)
+
+        def score(self, feats):
+            err = np.array([[feats[0], feats[14]]])
+            s = np.array([max(feats[0], feats[14])])
+            return ScoreBatch(s, s, s, err, np.zeros((1, 2)))
+
+    def first_contributor(alpha: float) -> str:
+        cfg = load_config(
+            env={},
+            overrides=["stream.metrics=a,b", "alert.k=1", "alert.n=1", f"alert.contributor_alpha={alpha}"],
+        )
+        det = EntityDetector(cfg, TwoMetrics())  # type: ignore[arg-type]
+        st = det.new_state()
+        # a is off (0.8, under the threshold) for 20 rows, then b jumps once to 2.0
+        rows = [(0.0, 0.0)] * cfg.window.warmup + [(0.8, 0.0)] * 20 + [(0.8, 2.0)]
+        out = None
+        for t, (a, b) in enumerate(rows):
+            out = det.step(st, MetricEvent("k", 1000 * (t + 1), {"a": a, "b": b}), 0)
+            st = EntityState.from_bytes(st.to_bytes())
+        assert out is not None and len(out.anomalies) == 1
+        return out.anomalies[0]["contributors"][0]["metric"]
+
+    assert first_contributor(1.0) == "b"  # this row only
+    assert first_contributor(0.05) == "a"  # a has been off for 20 rows: 0.8*(1-0.95^21) > 0.05*2.0

@@ -94,3 +94,17 @@ def test_windows_never_produce_nan_features(steps):
             continue
         if s.count >= 6:
             assert np.isfinite(compute_features(s, 3)).all()
+
+
+def test_state_saved_before_contributor_smoothing_still_loads():
+    s = EntityState.new(2, 5)
+    for t in range(7):
+        observe(s, ev(1000 * (t + 1), a=float(t), b=1.0), M, 0.3, 0.02)
+    new = s.to_bytes()
+    # format S1: the same layout without the trailing ``contrib`` array
+    old = b"S1" + new[2 : len(new) - 2 * 4]
+    back = EntityState.from_bytes(old)
+    np.testing.assert_allclose(back.window(), s.window(), rtol=1e-6)
+    assert back.contrib.tolist() == [0.0, 0.0] and back.count == s.count
+    with pytest.raises(ValueError, match="unknown entity state format"):
+        EntityState.from_bytes(b"S9" + new[2:])
