@@ -29,19 +29,19 @@ from training.train import FittedModel, TrainParams, fit
 T0_MS = 1_700_000_000_000
 MATRIX_STEP_MS = 60_000
 """Matrix-layout rows carry no time: one row per minute (SMD's step)."""
-THRESHOLD_QUANTILE = 0.9995
-THRESHOLD_MARGIN = 1.1
 
 
 def label_free_threshold(normal_scores: np.ndarray) -> float:
-    """The one label-free threshold rule (the model's own, TrainParams): a high quantile of scores on
-    unlabelled training data, times a margin. Used for the baselines' alerts as for ours."""
+    """The one label-free threshold rule (the model's own, TrainParams): ``threshold`` on the scale
+    calibrated on unlabelled training scores (0 at their median, 1 at their ``calibration_quantile``).
+    Used for the baselines' alerts as for ours."""
     s = np.asarray(normal_scores, dtype=np.float64)
     s = s[np.isfinite(s)]
     if not len(s):
         return float("inf")
-    q = float(np.quantile(s, THRESHOLD_QUANTILE))
-    return q * THRESHOLD_MARGIN if q > 0 else q / THRESHOLD_MARGIN
+    p = TrainParams()
+    median, upper = float(np.median(s)), float(np.quantile(s, p.calibration_quantile))
+    return median + p.threshold * (upper - median)
 
 
 @dataclass
