@@ -1,7 +1,8 @@
 """Baselines scored in the same run, on the same data, by the same scorers as our detector.
 
-The two stage ablations (autoencoder alone, Isolation Forest on the autoencoder's latents alone)
-come from :class:`evaluation.harness.SentinelDetector`, which shares one autoencoder fit with them.
+The stage ablations (autoencoder alone, the model's Isolation Forest stage alone, an Isolation Forest on
+the autoencoder's latents alone) come from :class:`evaluation.harness.SentinelDetector`, which shares
+one autoencoder fit with them.
 Here: scikit-learn's IsolationForest on raw metric rows, and a rolling z-score. Every baseline uses
 the same label-free threshold rule as our model (:func:`evaluation.harness.label_free_threshold`).
 """

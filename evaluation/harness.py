@@ -99,10 +99,11 @@ def events(key: str, metrics: list[str], rows: np.ndarray, times_ms: np.ndarray)
 
 class SentinelDetector:
     """Our detector through ``EntityDetector.step``, plus its stages alone for the ablation baselines:
-    ``autoencoder`` (the same autoencoder's calibrated reconstruction score) and ``iforest_latent``
-    (an Isolation Forest on the same autoencoder's latent vectors only)."""
+    ``autoencoder`` (the same autoencoder's calibrated reconstruction score), ``iforest_stage`` (the
+    model's own Isolation Forest on [latent, log reconstruction error], calibrated, at the model's
+    threshold) and ``iforest_latent`` (an Isolation Forest on the autoencoder's latent vectors only)."""
 
-    names: tuple[str, ...] = ("sentinel", "autoencoder", "iforest_latent")
+    names: tuple[str, ...] = ("sentinel", "autoencoder", "iforest_stage", "iforest_latent")
 
     def __init__(self, n_metrics: int, key: str = "entity", params: TrainParams | None = None):
         self.cfg = eval_config(n_metrics)
@@ -166,10 +167,12 @@ class SentinelDetector:
         score = np.full(n, np.nan)
         recon = np.full(n, np.nan)
         latent = np.full(n, np.nan)
+        forest = np.full(n, np.nan)
         if ok.any():
             batch = model.score(feats[ok])  # the same function step() called, batched
             score[ok] = batch.score
             recon[ok] = batch.recon
+            forest[ok] = batch.iforest
             z, _, _, _ = model.reconstruct(feats[ok])
             assert self.latent_forest is not None
             latent[ok] = -self.latent_forest.score_samples(z)
@@ -177,6 +180,7 @@ class SentinelDetector:
         return {
             "sentinel": Chunk(score, alert, th["sentinel"], contrib, onset),
             "autoencoder": Chunk(recon, (recon > th["autoencoder"]).astype(np.int8), th["autoencoder"]),
+            "iforest_stage": Chunk(forest, (forest > model.threshold).astype(np.int8), model.threshold),
             "iforest_latent": Chunk(
                 latent, (latent > th["iforest_latent"]).astype(np.int8), th["iforest_latent"]
             ),

@@ -52,6 +52,7 @@ BASELINE_TITLES = {
     "iforest_raw": "sklearn IsolationForest on raw metrics",
     "zscore": "rolling z-score (100 steps)",
     "autoencoder": "autoencoder alone (reconstruction score)",
+    "iforest_stage": "the model's Isolation Forest stage alone ([latent, log reconstruction error])",
     "iforest_latent": "Isolation Forest on autoencoder latents alone",
 }
 TARGETS = [  # (label, section, field, target)

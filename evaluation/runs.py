@@ -34,7 +34,7 @@ from evaluation.report import MATRIX_FIELDS
 
 OURS = "sentinel"
 EPISODE_GAP = AlertConfig().episode_gap
-BASELINES = ("iforest_raw", "zscore", "autoencoder", "iforest_latent")
+BASELINES = ("iforest_raw", "zscore", "autoencoder", "iforest_stage", "iforest_latent")
 NAB_KEYS = {
     "standard": "standard",
     "reward_low_FP_rate": "reward_low_fp",
