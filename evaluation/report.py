@@ -130,6 +130,16 @@ def _f(v: Any, digits: int = 3) -> str:
     return str(v)
 
 
+def best_baseline(ev: dict[str, Any], run: dict[str, Any], section: str, fld: str) -> float | None:
+    """The best value of ``fld`` among our baselines; on NAB also among the baselines with the episode
+    rule (``run["nab_baselines_episodes"]``), which our detector's NAB output uses too."""
+    vals = [v[section][fld] for v in ev["baselines"].values() if v[section].get(fld) is not None]
+    if section == "nab":
+        episodes = run.get("nab_baselines_episodes", {}).values()
+        vals += [v[fld] for v in episodes if v.get(fld) is not None]
+    return max(vals) if vals else None
+
+
 def render(ev: dict[str, Any], run: dict[str, Any]) -> str:
     """The page as Markdown."""
     b = ev["baselines"]
@@ -155,11 +165,7 @@ def render(ev: dict[str, Any], run: dict[str, Any]) -> str:
     ]
     for label, section, fld, target in TARGETS:
         ours = ev[section].get(fld)
-        base_vals = [v[section].get(fld) for v in b.values() if v[section].get(fld) is not None]
-        if section == "nab":  # the baselines with our episode rule count too
-            episodes = run.get("nab_baselines_episodes", {}).values()
-            base_vals += [v[fld] for v in episodes if v.get(fld) is not None]
-        best_base = max(base_vals) if base_vals else None
+        best_base = best_baseline(ev, run, section, fld)
         digits = 1 if section == "nab" else 3
         met = "yes" if ours is not None and ours >= target else "**no**"
         lines.append(f"| {label} | {_f(ours, digits)} | {target} | {met} | {_f(best_base, digits)} |")

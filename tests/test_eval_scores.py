@@ -141,3 +141,19 @@ def test_hitrate_hand_cases():
     assert hitrate(contrib, truth, 1.5) == pytest.approx(0.5)
     assert hitrate(contrib, [(0, 1, [0, 1])], 1.0) == 1.0
     assert hitrate(np.full((2, 5), np.nan), truth, 1.0) is None
+
+
+def test_best_baseline_counts_the_nab_baselines_with_the_episode_rule():
+    from evaluation.report import best_baseline
+
+    ev = {
+        "baselines": {
+            "zscore": {"nab": {"standard": 36.2}, "smd": {"f1_pointwise": 0.04, "hitrate_150": None}},
+            "autoencoder": {"nab": {"standard": 4.8}, "smd": {"f1_pointwise": 0.38, "hitrate_150": None}},
+        }
+    }
+    run = {"nab_baselines_episodes": {"autoencoder": {"standard": 56.5}, "zscore": {"standard": 42.0}}}
+    assert best_baseline(ev, run, "nab", "standard") == 56.5
+    assert best_baseline(ev, {}, "nab", "standard") == 36.2
+    assert best_baseline(ev, run, "smd", "f1_pointwise") == 0.38
+    assert best_baseline(ev, run, "smd", "hitrate_150") is None
