@@ -22,13 +22,15 @@ def cfg() -> Config:
 def fitted(cfg: Config) -> FittedModel:
     """A model fitted on simulated normal history (small, ~15 s on 2 cores)."""
     x, _, _ = featurize(simulated_events(FleetSpec(hosts=40, seed=42), 500, 1_700_000_000_000, cfg), cfg)
-    return fit(x, cfg, TrainParams(epochs=20), progress=False)
+    return fit(x, cfg, TrainParams(epochs=20, min_steps=0), progress=False)
 
 
 @pytest.fixture(scope="session")
 def model_dir(fitted: FittedModel, cfg: Config, tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("models")
-    return export(fitted, root, cfg, TrainParams(epochs=20), {"source": "simulated", "test": True})
+    return export(
+        fitted, root, cfg, TrainParams(epochs=20, min_steps=0), {"source": "simulated", "test": True}
+    )
 
 
 @pytest.fixture

@@ -6,15 +6,15 @@ from __future__ import annotations
 import numpy as np
 
 from evaluation.harness import eval_config
-from training.train import TrainParams, fit
+from training.train import TrainParams, epochs_for, fit
 
 
 def test_reused_graph_fits_exactly_like_a_fresh_one():
     cfg = eval_config(1)
     x = np.random.default_rng(0).normal(size=(300, 11))
     other = np.random.default_rng(1).normal(size=(300, 11))
-    fresh = fit(x, cfg, TrainParams(epochs=3, min_rows=60), progress=False).model
-    reuse = TrainParams(epochs=3, min_rows=60, reuse_graph=True)
+    fresh = fit(x, cfg, TrainParams(epochs=3, min_steps=0, min_rows=60), progress=False).model
+    reuse = TrainParams(epochs=3, min_steps=0, min_rows=60, reuse_graph=True)
     fit(other, cfg, reuse, progress=False)  # leaves trained weights and optimizer state behind
     again = fit(x, cfg, reuse, progress=False).model
     for a, b in zip(
@@ -29,9 +29,19 @@ def test_reused_graph_fits_exactly_like_a_fresh_one():
 def test_warm_start_continues_training():
     cfg = eval_config(1)
     x = np.random.default_rng(2).normal(size=(300, 11))
-    params = TrainParams(epochs=2, min_rows=60)
+    params = TrainParams(epochs=2, min_steps=0, min_rows=60)
     first = fit(x, cfg, params, progress=False)
     w0 = [w.copy() for w in first.model.encoder.weights]
     second = fit(x[::-1].copy(), cfg, params, progress=False, warm_start=first)
     assert second.keras_model is first.keras_model
     assert any(not np.allclose(a, b) for a, b in zip(w0, second.model.encoder.weights, strict=True))
+
+
+def test_small_training_sets_get_at_least_min_steps():
+    p = TrainParams(epochs=40, batch_size=256, min_steps=3000)
+    assert epochs_for(450, p) == 1500  # 2 batches per pass
+    assert epochs_for(21_000, p) == 40  # 83 batches x 40 passes already exceed min_steps
+    assert epochs_for(450, TrainParams(epochs=40, min_steps=0)) == 40
+    x = np.random.default_rng(3).normal(size=(300, 11))
+    fitted = fit(x, eval_config(1), TrainParams(epochs=1, min_steps=50, min_rows=60), progress=False)
+    assert fitted.summary["epochs"] == 50  # 225 training rows: one batch per pass

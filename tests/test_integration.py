@@ -146,6 +146,8 @@ def test_job_detects_incidents_and_writes_features(stack, model_dir, tmp_path, p
                     str(out),
                     "--epochs",
                     "2",
+                    "--min-steps",
+                    "0",
                     "--quiet",
                     "--set",
                     f"redis.port={stack.redis_port}",

@@ -33,11 +33,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--hosts", type=int, default=60, help="simulated hosts")
     p.add_argument("--steps", type=int, default=900, help="simulated steps per host")
     p.add_argument("--epochs", type=int, default=TrainParams.epochs)
+    p.add_argument(
+        "--min-steps",
+        type=int,
+        default=TrainParams.min_steps,
+        help="fewest gradient steps: small data sets get more epochs (0: exactly --epochs)",
+    )
     p.add_argument("--seed", type=int, default=TrainParams.seed)
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)
     cfg = load_config(args.config, args.set)
-    params = TrainParams(epochs=args.epochs, seed=args.seed)
+    params = TrainParams(epochs=args.epochs, min_steps=args.min_steps, seed=args.seed)
     t0 = time.time()
     if args.source == "simulated":
         spec = FleetSpec(hosts=args.hosts, seed=args.seed)
