@@ -24,10 +24,11 @@ class TrainParams:
     latent_dim: int = 8
     hidden: int = 32
     epochs: int = 40
-    min_steps: int = 3000
+    min_steps: int = 2500
     """Fewest gradient steps per fit: a small training set gets more passes than ``epochs``. Forty
     passes over a few hundred rows (a NAB probationary period) are ~80 steps and leave the
-    autoencoder under-trained; large sets (SMD, 21k rows: 3,360 steps) are unaffected."""
+    autoencoder under-trained; large sets (an SMD machine: 17.7k training rows, 2,800 steps) are
+    unaffected."""
     batch_size: int = 256
     learning_rate: float = 2e-3
     n_estimators: int = 100
