@@ -145,11 +145,12 @@ def fit(
     # One pass over a dataset repeated ``epochs`` times (reshuffled each time): the same gradient steps
     # as ``epochs`` Keras epochs without their per-epoch overhead (~0.1-0.5 s each on small data).
     xs32 = xs.astype(np.float32)
+    epochs = epochs_for(len(xs32), params)
     ds = (
         tf.data.Dataset.from_tensor_slices((xs32, xs32))
         .shuffle(len(xs32), seed=params.seed, reshuffle_each_iteration=True)
         .batch(params.batch_size)
-        .repeat(epochs_for(len(xs32), params))
+        .repeat(epochs)
         .prefetch(2)
     )
     hist = ae.fit(ds, epochs=1, shuffle=False, verbose=2 if progress else 0)  # ds is shuffled
@@ -196,7 +197,7 @@ def fit(
         "rows": len(x),
         "train_rows": len(x_train),
         "validation_rows": len(x_val),
-        "epochs": epochs_for(len(xs32), params),
+        "epochs": epochs,
         "autoencoder_seconds": round(ae_seconds, 1),
         "final_loss": float(hist.history["loss"][-1]),
         "final_val_loss": val_loss,
