@@ -4,6 +4,7 @@ warm starts continue from the previous weights, short series are accepted with a
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from evaluation.harness import eval_config
 from training.train import TrainParams, epochs_for, fit
@@ -45,3 +46,13 @@ def test_small_training_sets_get_at_least_min_steps():
     x = np.random.default_rng(3).normal(size=(300, 11))
     fitted = fit(x, eval_config(1), TrainParams(epochs=1, min_steps=50, min_rows=60), progress=False)
     assert fitted.summary["epochs"] == 50  # 225 training rows: one batch per pass
+
+
+@pytest.mark.parametrize("flags", [["--min-steps", "-1"], ["--epochs", "0"]])
+def test_train_cli_rejects_impossible_training_lengths(flags, capsys):
+    from training.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--source", "simulated", "--hosts", "1", "--steps", "10", *flags])
+    assert exit_info.value.code == 2
+    assert "--min-steps at least 0" in capsys.readouterr().err

@@ -42,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=TrainParams.seed)
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)
+    if args.epochs < 1 or args.min_steps < 0:
+        p.error("--epochs must be at least 1 and --min-steps at least 0")
     cfg = load_config(args.config, args.set)
     params = TrainParams(epochs=args.epochs, min_steps=args.min_steps, seed=args.seed)
     t0 = time.time()
