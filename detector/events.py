@@ -42,7 +42,9 @@ def parse_timestamp(raw: object) -> int:
     if isinstance(raw, bool) or raw is None:
         raise MalformedEvent("bad_timestamp", f"{raw!r}")
     if isinstance(raw, int | float):
-        if not math.isfinite(raw):
+        if isinstance(raw, float) and not math.isfinite(
+            raw
+        ):  # ints of any size are exact: range-checked below
             raise MalformedEvent("bad_timestamp", f"{raw!r}")
         ms = int(raw * 1000) if abs(raw) < 1e11 else int(raw)
     elif isinstance(raw, str):

@@ -76,6 +76,10 @@ def test_missing_metric_is_fine_but_none_at_all_is_not():
             '{"timestamp": 1795341600000, "host": "a", "service": "b", "cpu_usage": 1' + "0" * 400 + "}",
             "value_out_of_range",
         ),
+        (  # an integer timestamp beyond float range (found by the hypothesis property below)
+            '{"timestamp": 3' + "0" * 400 + ', "host": "a", "service": "b", "cpu_usage": 1}',
+            "timestamp_out_of_range",
+        ),
         (b"\xff\xfe", "not_utf8"),
         ('{"timestamp": 1795341600000, "host": "a\\tb", "service": "b", "cpu_usage": 1}', "bad_label"),
         ("x" * 70_000, "too_large"),
