@@ -165,12 +165,14 @@ def reconstruction_stats(
     mean: np.ndarray,
     scale: np.ndarray,
     n_metrics: int,
+    metric_cap: np.ndarray,
     log_err: np.ndarray,
     metric_error: np.ndarray,
     expected_last: np.ndarray,
 ) -> None:
-    """Per row: log mean squared error; per metric: summed squared error and the reconstructed
-    "last" feature in original units (features are metric-major, ``per`` = d / n_metrics each)."""
+    """Per row: log mean squared error, each metric's share capped at ``metric_cap``; per metric:
+    summed squared error (uncapped) and the reconstructed "last" feature in original units
+    (features are metric-major, ``per`` = d / n_metrics each)."""
     n, d = x.shape
     per = d // n_metrics
     for r in range(n):
@@ -182,7 +184,7 @@ def reconstruction_stats(
                 e = x[r, j] - xhat[r, j]
                 acc += e * e
             metric_error[r, m] = acc
-            total += acc
+            total += min(acc, metric_cap[m])
             j0 = m * per
             expected_last[r, m] = xhat[r, j0] * scale[j0] + mean[j0]
         log_err[r] = math.log(total / d + 1e-9)

@@ -52,6 +52,10 @@ class DetectionModel:
     cal_recon: Calibration
     threshold: float
     version: str = "unversioned"
+    metric_cap: np.ndarray | None = None
+    """(n_metrics,) most squared error one metric adds to the row's reconstruction error (None: no
+    cap): a metric that barely moved in training (a near-zero scale) and then moves would otherwise
+    outweigh all others for as long as it stays there."""
 
     def transform(self, features: np.ndarray) -> np.ndarray:
         """Standardise raw feature vectors (n, d)."""
@@ -67,8 +71,9 @@ class DetectionModel:
         log_err = np.empty(n)
         metric_error = np.empty((n, n_m))
         expected = np.empty((n, n_m))
+        cap = np.full(n_m, np.inf) if self.metric_cap is None else self.metric_cap
         reconstruction_stats(
-            x, xhat, self.feature_mean, self.feature_scale, n_m, log_err, metric_error, expected
+            x, xhat, self.feature_mean, self.feature_scale, n_m, cap, log_err, metric_error, expected
         )
         return z, log_err, metric_error, expected
 
@@ -91,6 +96,8 @@ class DetectionModel:
             ),
             "threshold": np.array(self.threshold),
         }
+        if self.metric_cap is not None:
+            out["metric_cap"] = self.metric_cap
         out.update(to_arrays("encoder", self.encoder))
         out.update(to_arrays("decoder", self.decoder))
         out.update(to_arrays("forest", self.forest))
@@ -111,4 +118,5 @@ class DetectionModel:
             cal_recon=Calibration(float(cal[2]), float(cal[3])),
             threshold=float(arrays["threshold"]),
             version=version,
+            metric_cap=arrays.get("metric_cap"),  # absent in models exported before the cap
         )

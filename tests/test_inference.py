@@ -61,3 +61,34 @@ def test_detector_refuses_a_model_for_other_metrics(fitted, cfg, metrics):
     other.stream.metrics = metrics
     with pytest.raises(ValueError, match="trained on metrics"):
         EntityDetector(other, fitted.model)
+
+
+def test_one_metric_adds_at_most_its_cap_to_the_row_error(fitted, cfg):
+    import dataclasses
+
+    from detector.engine import featurize
+    from detector.features import N_PER_METRIC
+    from generator.simulate import FleetSpec
+    from training.data import simulated_events
+
+    m = fitted.model
+    n_m = len(cfg.stream.metrics)
+    assert m.metric_cap is not None and m.metric_cap.shape == (n_m,) and (m.metric_cap > 0).all()
+    x, _, _ = featurize(simulated_events(FleetSpec(hosts=2, seed=7), 60, 1_800_000_000_000, cfg), cfg)
+    far, farther = x.copy(), x.copy()
+    far[:, :N_PER_METRIC] += 1e3 * m.feature_scale[:N_PER_METRIC]  # metric 0 far outside training
+    farther[:, :N_PER_METRIC] += 1e6 * m.feature_scale[:N_PER_METRIC]
+    _, log_far, err_far, _ = m.reconstruct(far)
+    _, log_farther, err_farther, _ = m.reconstruct(farther)
+    assert (err_farther[:, 0] > err_far[:, 0] * 100).all()  # the per-metric errors stay uncapped
+    for log_err, err in ((log_far, err_far), (log_farther, err_farther)):
+        expected = np.log(np.minimum(err, m.metric_cap).sum(axis=1) / x.shape[1] + 1e-9)
+        np.testing.assert_allclose(log_err, expected, rtol=1e-9)
+    # 1,000x further out moves the capped row error only through the other metrics' reconstruction
+    assert np.abs(log_farther - log_far).max() < 0.5
+
+    uncapped = dataclasses.replace(m, metric_cap=None)  # a model exported before the cap
+    _, log_uncapped, _, _ = uncapped.reconstruct(farther)
+    assert (log_uncapped > log_farther + 5).all()
+    restored = type(m).from_arrays({k: v for k, v in m.to_arrays().items() if k != "metric_cap"}, "old")
+    assert restored.metric_cap is None

@@ -39,6 +39,10 @@ class TrainParams:
     """Anomaly threshold on the calibrated scale (0 = normal median, 1 = normal ``calibration_quantile``
     of held-out rows): a multiple of a robust spread. An extreme quantile (e.g. 0.9995) of the training
     scores is set by the few unlabelled incidents every real history holds and lands far too high."""
+    metric_cap: float = 10.0
+    """Cap on one metric's squared reconstruction error in the row's error, as a multiple of its
+    ``metric_cap_quantile`` on held-out rows (0: no cap)."""
+    metric_cap_quantile: float = 0.999
     validation_fraction: float = 0.25
     seed: int = 42
     min_rows: int = 200
@@ -178,6 +182,10 @@ def fit(
     )
     xv = (x_val - mean) / scale
     val_loss = float(np.mean((decoder(encoder(xv)) - xv) ** 2)) if len(xv) else 0.0
+    if params.metric_cap > 0:
+        _, _, metric_err_val, _ = model.reconstruct(x_val if len(x_val) else x_train)
+        q = np.quantile(metric_err_val, params.metric_cap_quantile, axis=0)
+        model.metric_cap = params.metric_cap * q + 1e-9
     z_train, logerr_train, _, _ = model.reconstruct(x_train)
     forest = IsolationForest(
         n_estimators=params.n_estimators,
