@@ -41,7 +41,8 @@ class TrainParams:
     scores is set by the few unlabelled incidents every real history holds and lands far too high."""
     metric_cap: float = 10.0
     """Cap on one metric's squared reconstruction error in the row's error, as a multiple of its
-    ``metric_cap_quantile`` on held-out rows (0: no cap)."""
+    ``metric_cap_quantile`` on held-out rows (0: no cap). Single-metric models are never capped: the
+    cap keeps one metric from outweighing the others, and there the metric is the whole score."""
     metric_cap_quantile: float = 0.999
     validation_fraction: float = 0.25
     seed: int = 42
@@ -182,7 +183,7 @@ def fit(
     )
     xv = (x_val - mean) / scale
     val_loss = float(np.mean((decoder(encoder(xv)) - xv) ** 2)) if len(xv) else 0.0
-    if params.metric_cap > 0:
+    if params.metric_cap > 0 and len(model.metrics) > 1:
         _, _, metric_err_val, _ = model.reconstruct(x_val if len(x_val) else x_train)
         q = np.quantile(metric_err_val, params.metric_cap_quantile, axis=0)
         model.metric_cap = params.metric_cap * q + 1e-9
