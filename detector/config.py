@@ -144,10 +144,13 @@ class AlertConfig:
     episode_gap: int = 30
     """An anomaly opens a new episode (``episode_start: true`` in its record) when the entity had
     no anomaly in the previous ``episode_gap`` scored rows; what pages a person is the episode start."""
-    contributor_alpha: float = 0.05
-    """EW weight of each scored row's per-metric reconstruction error in the ``contributors`` ranking:
-    an anomaly is explained by the metrics that have been off over the last ~1/alpha rows, not only by
-    the noisiest metric of its own row (1.0 = this row only)."""
+    contributor_alpha: float = 0.1
+    """EW weight of an unusual row's per-metric reconstruction error in the ``contributors`` ranking
+    (a row scoring above the normal 99th percentile, calibrated score > 1): an anomaly is explained by
+    the metrics that have been off over its recent unusual rows, not only by the noisiest metric of its
+    own row (1.0 = this row only)."""
+    contributor_alpha_normal: float = 0.01
+    """The same weight for the other rows: ordinary noise barely moves the ranking."""
     cooldown_s: float = 120.0
     """Per-entity quiet time after an alert (alert consumer)."""
     webhook_url: str = ""
@@ -335,6 +338,8 @@ def validate(cfg: Config) -> None:
         raise ConfigError("alert.k must be between 1 and alert.n")
     if not 0.0 < cfg.alert.contributor_alpha <= 1.0:
         raise ConfigError("alert.contributor_alpha must be in (0, 1]")
+    if not 0.0 <= cfg.alert.contributor_alpha_normal <= 1.0:
+        raise ConfigError("alert.contributor_alpha_normal must be in [0, 1]")
     if not 1 <= cfg.alert.episode_gap <= 255:
         raise ConfigError("alert.episode_gap must be between 1 and 255")
     if cfg.job.state_buckets < 1:

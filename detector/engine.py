@@ -15,7 +15,7 @@ import numpy as np
 from detector.config import Config
 from detector.events import MetricEvent
 from detector.features import N_PER_METRIC, compute_features
-from detector.model import DetectionModel
+from detector.model import NORMAL_UPPER, DetectionModel
 from detector.windows import EntityState, LateEvent, Row, observe
 
 MAX_CONTRIBUTORS = 3
@@ -88,7 +88,8 @@ class EntityDetector:
         out.features.append((row.timestamp_ms, feats))
         batch = self.model.score(feats)
         score = float(batch.score[0])
-        a = self.cfg.alert.contributor_alpha
+        alert_cfg = self.cfg.alert
+        a = alert_cfg.contributor_alpha if score > NORMAL_UPPER else alert_cfg.contributor_alpha_normal
         state.contrib += a * (batch.metric_error[0] - state.contrib)
         threshold = self.model.threshold
         above = score > threshold

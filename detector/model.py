@@ -14,6 +14,8 @@ from detector.inference import DenseStack, ForestArrays, dense_from_arrays, fore
 from detector.kernels import reconstruction_stats
 
 _EPS = 1e-9
+NORMAL_UPPER = 1.0
+"""Calibrated score of the normal ``calibration_quantile`` (the 99th percentile of held-out rows)."""
 
 
 @dataclass

@@ -128,8 +128,9 @@ def test_anomalies_mark_the_start_of_an_episode():
 
 
 def test_contributors_rank_metrics_by_their_smoothed_error():
-    """An anomaly names the metrics that have been off over recent rows (EW of each row's per-metric
-    error, ``alert.contributor_alpha``), not just the loudest metric of its own row."""
+    """An anomaly names the metrics that have been off over recent unusual rows (EW of each row's
+    per-metric error: ``alert.contributor_alpha`` for rows scoring above the normal 99th percentile,
+    ``alert.contributor_alpha_normal`` for the rest), not just the loudest metric of its own row."""
     from detector.config import load_config
     from detector.model import ScoreBatch
 
@@ -137,7 +138,7 @@ def test_contributors_rank_metrics_by_their_smoothed_error():
         """A stand-in model: metric a's error is its value, metric b's error is its value."""
 
         metrics = ("a", "b")
-        threshold = 1.0
+        threshold = 1.5
         version = "fixed"
         feature_mean = np.zeros(28)
 
@@ -146,15 +147,21 @@ def test_contributors_rank_metrics_by_their_smoothed_error():
             s = np.array([max(feats[0], feats[14])])
             return ScoreBatch(s, s, s, err, np.zeros((1, 2)))
 
-    def first_contributor(alpha: float) -> str:
+    def first_contributor(alpha: float, alpha_normal: float, a_level: float) -> str:
         cfg = load_config(
             env={},
-            overrides=["stream.metrics=a,b", "alert.k=1", "alert.n=1", f"alert.contributor_alpha={alpha}"],
+            overrides=[
+                "stream.metrics=a,b",
+                "alert.k=1",
+                "alert.n=1",
+                f"alert.contributor_alpha={alpha}",
+                f"alert.contributor_alpha_normal={alpha_normal}",
+            ],
         )
         det = EntityDetector(cfg, TwoMetrics())  # type: ignore[arg-type]
         st = det.new_state()
-        # a is off (0.8, under the threshold) for 20 rows, then b jumps once to 2.0
-        rows = [(0.0, 0.0)] * cfg.window.warmup + [(0.8, 0.0)] * 20 + [(0.8, 2.0)]
+        # a is off (a_level, under the threshold 1.5) for 20 rows, then b jumps once to 2.0
+        rows = [(0.0, 0.0)] * cfg.window.warmup + [(a_level, 0.0)] * 20 + [(a_level, 2.0)]
         out = None
         for t, (a, b) in enumerate(rows):
             out = det.step(st, MetricEvent("k", 1000 * (t + 1), {"a": a, "b": b}), 0)
@@ -162,5 +169,9 @@ def test_contributors_rank_metrics_by_their_smoothed_error():
         assert out is not None and len(out.anomalies) == 1
         return out.anomalies[0]["contributors"][0]["metric"]
 
-    assert first_contributor(1.0) == "b"  # this row only
-    assert first_contributor(0.05) == "a"  # a has been off for 20 rows: 0.8*(1-0.95^21) > 0.05*2.0
+    assert first_contributor(1.0, 1.0, 0.8) == "b"  # this row only
+    # a unusual (1.2: above the normal 99th percentile, calibrated 1) for 20 rows outweighs b's one row
+    assert first_contributor(0.05, 0.0, 1.2) == "a"  # 1.2*(1-0.95^21) > 0.05*2.0
+    # a only noisy (0.8: a normal row): its rows do not count, b's unusual row does
+    assert first_contributor(0.05, 0.0, 0.8) == "b"
+    assert first_contributor(0.05, 0.05, 0.8) == "a"  # unless normal rows count as much
