@@ -6,6 +6,7 @@ Score direction: higher = more anomalous, everywhere. ``threshold`` applies to `
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,6 +17,14 @@ from detector.kernels import reconstruction_stats
 _EPS = 1e-9
 NORMAL_UPPER = 1.0
 """Calibrated score of the normal ``calibration_quantile`` (the 99th percentile of held-out rows)."""
+
+
+@functools.cache
+def _no_cap(n_metrics: int) -> np.ndarray:
+    """An all-infinite cap (read-only, shared): the per-event path allocates nothing for it."""
+    cap = np.full(n_metrics, np.inf)
+    cap.flags.writeable = False
+    return cap
 
 
 @dataclass
@@ -73,7 +82,7 @@ class DetectionModel:
         log_err = np.empty(n)
         metric_error = np.empty((n, n_m))
         expected = np.empty((n, n_m))
-        cap = np.full(n_m, np.inf) if self.metric_cap is None else self.metric_cap
+        cap = _no_cap(n_m) if self.metric_cap is None else self.metric_cap
         reconstruction_stats(
             x, xhat, self.feature_mean, self.feature_scale, n_m, cap, log_err, metric_error, expected
         )
