@@ -118,8 +118,12 @@ class DetectionModel:
     def from_arrays(cls, arrays: dict[str, np.ndarray], version: str) -> DetectionModel:
         """Inverse of :meth:`to_arrays`."""
         cal = arrays["calibration"]
+        metrics = [str(m) for m in arrays["metrics"]]
+        metric_cap = arrays.get("metric_cap")  # absent in models exported before the cap
+        if metric_cap is not None and metric_cap.shape != (len(metrics),):
+            raise ValueError(f"metric_cap has shape {metric_cap.shape}, expected ({len(metrics)},)")
         return cls(
-            metrics=[str(m) for m in arrays["metrics"]],
+            metrics=metrics,
             feature_mean=arrays["feature_mean"],
             feature_scale=arrays["feature_scale"],
             encoder=dense_from_arrays("encoder", arrays),
@@ -129,5 +133,5 @@ class DetectionModel:
             cal_recon=Calibration(float(cal[2]), float(cal[3])),
             threshold=float(arrays["threshold"]),
             version=version,
-            metric_cap=arrays.get("metric_cap"),  # absent in models exported before the cap
+            metric_cap=metric_cap,
         )

@@ -73,7 +73,7 @@ def test_one_metric_adds_at_most_its_cap_to_the_row_error(fitted, cfg):
 
     m = fitted.model
     n_m = len(cfg.stream.metrics)
-    assert m.metric_cap is not None and m.metric_cap.shape == (n_m,) and (m.metric_cap > 0).all()
+    assert m.metric_cap is not None and m.metric_cap.shape == (n_m,) and (m.metric_cap > 1e-3).all()
     x, _, _ = featurize(simulated_events(FleetSpec(hosts=2, seed=7), 60, 1_800_000_000_000, cfg), cfg)
     far, farther = x.copy(), x.copy()
     far[:, :N_PER_METRIC] += 1e3 * m.feature_scale[:N_PER_METRIC]  # metric 0 far outside training
@@ -92,3 +92,29 @@ def test_one_metric_adds_at_most_its_cap_to_the_row_error(fitted, cfg):
     assert (log_uncapped > log_farther + 5).all()
     restored = type(m).from_arrays({k: v for k, v in m.to_arrays().items() if k != "metric_cap"}, "old")
     assert restored.metric_cap is None
+
+
+def test_a_metric_flat_in_training_is_capped_like_a_typical_metric_not_silenced():
+    from training.train import TrainParams, metric_caps
+
+    rng = np.random.default_rng(0)
+    err = rng.gamma(2.0, 1.0, size=(4000, 5)) * np.array([1.0, 2.0, 3.0, 4.0, 5.0])
+    err[:, 0] = 0.0  # flat in training: its held-out error is zero
+    caps = metric_caps(err, TrainParams())
+    own = 10 * np.quantile(err, 0.999, axis=0)
+    assert caps[0] == pytest.approx(np.median(own), rel=1e-6)  # raised to the median metric's cap
+    np.testing.assert_allclose(caps[3:], own[3:], rtol=1e-6)  # metrics above the median keep their own
+
+
+def test_a_model_file_with_a_wrong_sized_cap_is_refused(fitted):
+    arrays = fitted.model.to_arrays()
+    arrays["metric_cap"] = arrays["metric_cap"][:-1]
+    with pytest.raises(ValueError, match="metric_cap has shape"):
+        type(fitted.model).from_arrays(arrays, "bad")
+
+
+def test_fit_refuses_a_negative_metric_cap(cfg):
+    from training.train import TrainParams, fit
+
+    with pytest.raises(ValueError, match="metric_cap"):
+        fit(np.ones((300, 14 * len(cfg.stream.metrics))), cfg, TrainParams(metric_cap=-1.0), progress=False)

@@ -21,6 +21,7 @@ def test_exported_model_loads_and_scores_like_the_fitted_one(model_dir, fitted):
         + model.feature_mean
     )
     np.testing.assert_allclose(model.score(x).score, fitted.model.score(x).score)
+    assert model.metric_cap is not None and fitted.model.metric_cap is not None
     np.testing.assert_array_equal(model.metric_cap, fitted.model.metric_cap)
 
 

@@ -44,6 +44,7 @@ class TrainParams:
     ``metric_cap_quantile`` on held-out rows (0: no cap). Single-metric models are never capped: the
     cap keeps one metric from outweighing the others, and there the metric is the whole score."""
     metric_cap_quantile: float = 0.999
+    """Held-out quantile of each metric's squared reconstruction error that ``metric_cap`` multiplies."""
     validation_fraction: float = 0.25
     seed: int = 42
     min_rows: int = 200
@@ -101,6 +102,14 @@ def _cached_autoencoder(d: int, params: TrainParams) -> Any:
     return ae
 
 
+def metric_caps(metric_error: np.ndarray, params: TrainParams) -> np.ndarray:
+    """Per-metric caps from held-out per-metric errors (n, n_metrics): ``metric_cap`` x each metric's
+    ``metric_cap_quantile``, and never below the median metric's cap, so that a metric flat in
+    training (held-out error ~0) is bounded like a typical metric instead of silenced."""
+    caps = params.metric_cap * np.quantile(metric_error, params.metric_cap_quantile, axis=0)
+    return np.maximum(caps, float(np.median(caps))) + 1e-9
+
+
 def epochs_for(n_rows: int, params: TrainParams) -> int:
     """``params.epochs``, raised until the run makes at least ``params.min_steps`` gradient steps."""
     batches = max(1, -(-n_rows // params.batch_size))
@@ -128,6 +137,8 @@ def fit(
         raise ValueError(f"need at least {params.min_rows} feature vectors to train, got {x.shape}")
     if not np.isfinite(x).all():
         raise ValueError("training features contain NaN or infinity")
+    if params.metric_cap < 0 or not 0.0 < params.metric_cap_quantile <= 1.0:
+        raise ValueError("metric_cap must be >= 0 (0: off) and metric_cap_quantile in (0, 1]")
     keras.utils.set_random_seed(params.seed)
     tf.config.experimental.enable_op_determinism()
     n_val = int(len(x) * params.validation_fraction)
@@ -184,9 +195,7 @@ def fit(
     xv = (x_val - mean) / scale
     val_loss = float(np.mean((decoder(encoder(xv)) - xv) ** 2)) if len(xv) else 0.0
     if params.metric_cap > 0 and len(model.metrics) > 1:
-        _, _, metric_err_val, _ = model.reconstruct(x_val if len(x_val) else x_train)
-        q = np.quantile(metric_err_val, params.metric_cap_quantile, axis=0)
-        model.metric_cap = params.metric_cap * q + 1e-9
+        model.metric_cap = metric_caps(model.reconstruct(x_val)[2], params)
     z_train, logerr_train, _, _ = model.reconstruct(x_train)
     forest = IsolationForest(
         n_estimators=params.n_estimators,
