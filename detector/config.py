@@ -146,9 +146,9 @@ class AlertConfig:
     no anomaly in the previous ``episode_gap`` scored rows; what pages a person is the episode start."""
     contributor_alpha: float = 0.1
     """EW weight of an unusual row's per-metric reconstruction error in the ``contributors`` ranking
-    (a row scoring above the normal 99th percentile, calibrated score > 1): an anomaly is explained by
-    the metrics that have been off over its recent unusual rows, not only by the noisiest metric of its
-    own row (1.0 = this row only)."""
+    (a row scoring above the normal 99th percentile, calibrated score > 1, or above the threshold): an
+    anomaly is explained by the metrics that have been off over its recent unusual rows, not only by the
+    noisiest metric of its own row (1.0 = this row only)."""
     contributor_alpha_normal: float = 0.01
     """The same weight for the other rows: ordinary noise barely moves the ranking."""
     cooldown_s: float = 120.0

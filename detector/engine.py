@@ -88,11 +88,12 @@ class EntityDetector:
         out.features.append((row.timestamp_ms, feats))
         batch = self.model.score(feats)
         score = float(batch.score[0])
-        alert_cfg = self.cfg.alert
-        a = alert_cfg.contributor_alpha if score > NORMAL_UPPER else alert_cfg.contributor_alpha_normal
-        state.contrib += a * (batch.metric_error[0] - state.contrib)
         threshold = self.model.threshold
         above = score > threshold
+        alert_cfg = self.cfg.alert
+        unusual = above or score > NORMAL_UPPER
+        a = alert_cfg.contributor_alpha if unusual else alert_cfg.contributor_alpha_normal
+        state.contrib += a * (batch.metric_error[0] - state.contrib)
         state.alert_flags = ((state.alert_flags << 1) | int(above)) & self._mask
         is_anomaly = above and bin(state.alert_flags).count("1") >= self.cfg.alert.k
         record = dict(

@@ -16,6 +16,11 @@ def test_defaults_and_precedence(tmp_path):
     assert cfg.kafka.input_topic == "system-metrics"
 
 
+def test_contributor_weights_from_env():
+    cfg = load_config(None, [], env={"SENTINEL_ALERT__CONTRIBUTOR_ALPHA_NORMAL": "0.02"})
+    assert (cfg.alert.contributor_alpha, cfg.alert.contributor_alpha_normal) == (0.1, 0.02)
+
+
 def test_lists_and_bools_from_strings():
     cfg = load_config(None, ["stream.metrics=a,b", "redis.tls=true"], env={})
     assert cfg.stream.metrics == ["a", "b"]
@@ -31,6 +36,9 @@ def test_lists_and_bools_from_strings():
         ("window.short=1", "window.short"),
         ("job.execution_mode=fast", "execution_mode"),
         ("bad", "section.field"),
+        ("alert.contributor_alpha=0", "contributor_alpha"),
+        ("alert.contributor_alpha_normal=1.5", "contributor_alpha_normal"),
+        ("alert.contributor_alpha_normal=-0.1", "contributor_alpha_normal"),
     ],
 )
 def test_bad_values_are_named(override, message):

@@ -147,7 +147,7 @@ def test_contributors_rank_metrics_by_their_smoothed_error():
             s = np.array([max(feats[0], feats[14])])
             return ScoreBatch(s, s, s, err, np.zeros((1, 2)))
 
-    def first_contributor(alpha: float, alpha_normal: float, a_level: float) -> str:
+    def first_contributor(alpha: float, alpha_normal: float, a_level: float, threshold: float = 1.5) -> str:
         cfg = load_config(
             env={},
             overrides=[
@@ -158,9 +158,11 @@ def test_contributors_rank_metrics_by_their_smoothed_error():
                 f"alert.contributor_alpha_normal={alpha_normal}",
             ],
         )
-        det = EntityDetector(cfg, TwoMetrics())  # type: ignore[arg-type]
+        model = TwoMetrics()
+        model.threshold = threshold
+        det = EntityDetector(cfg, model)  # type: ignore[arg-type]
         st = det.new_state()
-        # a is off (a_level, under the threshold 1.5) for 20 rows, then b jumps once to 2.0
+        # a is off (a_level) for 20 rows, then b jumps once to 2.0
         rows = [(0.0, 0.0)] * cfg.window.warmup + [(a_level, 0.0)] * 20 + [(a_level, 2.0)]
         out = None
         for t, (a, b) in enumerate(rows):
@@ -175,3 +177,5 @@ def test_contributors_rank_metrics_by_their_smoothed_error():
     # a only noisy (0.8: a normal row): its rows do not count, b's unusual row does
     assert first_contributor(0.05, 0.0, 0.8) == "b"
     assert first_contributor(0.05, 0.05, 0.8) == "a"  # unless normal rows count as much
+    # a model whose threshold sits below the normal 99th percentile: rows above it count as unusual
+    assert first_contributor(0.05, 0.0, 0.8, threshold=0.5) == "a"
