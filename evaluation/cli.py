@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from evaluation.datasets import load_matrix, load_nab
-from evaluation.runs import evaluate_matrix, evaluate_nab
+from evaluation.runs import SPREAD_SEEDS, evaluate_matrix, evaluate_nab, seed_spread
 
 NAB_FIELDS = ("standard", "reward_low_fp", "reward_low_fn")
 
@@ -62,6 +62,16 @@ def _run_info(argv: list[str], t0: float, **extra: Any) -> dict[str, Any]:
     )
 
 
+def _seeds(text: str) -> tuple[int, ...]:
+    """``"1,2"`` -> (1, 2); ``""`` or ``"none"`` -> ()."""
+    if text.strip().lower() in ("", "none"):
+        return ()
+    try:
+        return tuple(int(t) for t in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--seeds wants comma-separated integers, got {text!r}") from None
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -77,6 +87,14 @@ def main(argv: list[str] | None = None) -> int:
         s.add_argument(
             "--every", type=int, default=1, help="only every K-th entity/file (a quick look, not for reports)"
         )
+        if name != "nab":
+            s.add_argument(
+                "--seeds",
+                type=_seeds,
+                default=SPREAD_SEEDS,
+                help="matrix data: also refit our detector with these training seeds and report the spread "
+                "(default %(default)s; 'none' to skip)",
+            )
     r = sub.add_parser("results")
     r.add_argument("--eval", default="reports/eval.json")
     r.add_argument("--out", default="docs/results.md")
@@ -93,8 +111,11 @@ def main(argv: list[str] | None = None) -> int:
     data = Path(args.data)
     show = not args.quiet
     if args.cmd == "matrix":
-        res = evaluate_matrix(load_matrix(data)[:: args.every], d, show=show, jobs=args.jobs)
+        entities = load_matrix(data)[:: args.every]
+        res = evaluate_matrix(entities, d, show=show, jobs=args.jobs)
         report = {"matrix": res["summary"], "baselines": res["baselines"], "per_entity": res["per_entity"]}
+        if args.seeds:
+            report["matrix_seeds"] = seed_spread(entities, res, args.seeds, show=show, jobs=args.jobs)
         _write(out, report, _run_info(argv, t0, data=str(data)))
         return 0
     if args.cmd == "nab":
@@ -106,7 +127,11 @@ def main(argv: list[str] | None = None) -> int:
         }
         _write(out, report, _run_info(argv, t0, data=str(data)))
         return 0
-    smd = evaluate_matrix(load_matrix(data / "smd")[:: args.every], d / "smd", show=show, jobs=args.jobs)
+    smd_entities = load_matrix(data / "smd")[:: args.every]
+    smd = evaluate_matrix(smd_entities, d / "smd", show=show, jobs=args.jobs)
+    t_seeds = time.time()
+    smd_seeds = seed_spread(smd_entities, smd, args.seeds, show=show, jobs=args.jobs) if args.seeds else None
+    smd_seed_seconds = round(time.time() - t_seeds, 1)
     nab = evaluate_nab(load_nab(data / "nab")[:: args.every], d / "nab", show=show, jobs=args.jobs)
     baselines = {
         name: {"nab": _nab_shape(nab["baselines"][name]), "smd": smd["baselines"][name]}
@@ -118,11 +143,14 @@ def main(argv: list[str] | None = None) -> int:
         "baselines": baselines,
         "per_entity": {"smd": smd["per_entity"], "nab": nab["per_entity"]},
     }
+    if smd_seeds is not None:
+        report["smd_seeds"] = smd_seeds
     run = _run_info(
         argv,
         t0,
         data=str(data),
         smd_seconds=smd["seconds"],
+        smd_seed_seconds=smd_seed_seconds,
         nab_seconds=nab["seconds"],
         nab_details={"sentinel": nab["summary"], **nab["baselines"]},
         nab_baselines_episodes=nab["baselines_episodes"],

@@ -8,6 +8,8 @@ what they scored so other tools can check it.
 from __future__ import annotations
 
 import csv
+import dataclasses
+import functools
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,6 +25,7 @@ from evaluation.harness import (
     OnlineDetector,
     SentinelDetector,
     SeriesScores,
+    default_params,
     episode_onsets,
     run_matrix,
     run_series,
@@ -35,6 +38,10 @@ from evaluation.report import MATRIX_FIELDS
 OURS = "sentinel"
 EPISODE_GAP = AlertConfig().episode_gap
 BASELINES = ("iforest_raw", "zscore", "autoencoder", "iforest_stage", "iforest_latent")
+SPREAD_SEEDS = (1, 2)
+"""Training seeds our detector is refitted with, beside the default, to show how much of a matrix
+figure is the seed (``sentinel-eval all|matrix --seeds``)."""
+SPREAD_FIELDS = ("f1_pointwise", "precision", "recall", "f1_best", "hitrate_150")
 NAB_KEYS = {
     "standard": "standard",
     "reward_low_FP_rate": "reward_low_fp",
@@ -161,6 +168,42 @@ def evaluate_matrix(
         "per_entity": per,
         "seconds": round(time.time() - t0, 1),
     }
+
+
+def sentinel_only(seed: int, n_metrics: int, key: str) -> list[OnlineDetector]:
+    """Our detector alone, trained with ``seed`` (the seed spread refits nothing else)."""
+    return [SentinelDetector(n_metrics, key, dataclasses.replace(default_params(), seed=seed))]
+
+
+def seed_spread(
+    entities: list[MatrixEntity],
+    base: dict[str, Any],
+    seeds: tuple[int, ...] = SPREAD_SEEDS,
+    show: bool = True,
+    jobs: int = 1,
+) -> dict[str, Any]:
+    """Our detector's matrix measures with the default training seed (``base``, the result of
+    :func:`evaluate_matrix`) and refitted with each of ``seeds``: per seed, the means over entities of
+    :data:`SPREAD_FIELDS` and each entity's point-wise F1; then the mean, min and max over seeds."""
+    runs = {default_params().seed: base}
+    for seed in seeds:
+        make = functools.partial(sentinel_only, seed)
+        runs[seed] = evaluate_matrix(entities, None, make_detectors=make, show=show, jobs=jobs)
+    out: dict[str, Any] = {"seeds": list(runs)}
+    for k in SPREAD_FIELDS:
+        vals = [r["summary"][k] for r in runs.values()]
+        out[k] = vals
+        known = [v for v in vals if v is not None]
+        if known:
+            out[f"{k}_mean"], out[f"{k}_min"], out[f"{k}_max"] = (
+                float(np.mean(known)),
+                float(min(known)),
+                float(max(known)),
+            )
+    out["per_entity_f1"] = {
+        e.name: [r["per_entity"][OURS][e.name]["f1_pointwise"] for r in runs.values()] for e in entities
+    }
+    return out
 
 
 # ---------------------------------------------------------------- NAB layout

@@ -77,7 +77,8 @@ def test_matrix_and_nab_directories_of_any_shape(tmp_path, monkeypatch):
 
     monkeypatch.setattr(runs, "detectors_for", baselines_only)
     out = tmp_path / "reports" / "m.json"
-    assert eval_main(["matrix", "--data", str(mat), "--out", str(out), "--jobs", "1", "--quiet"]) == 0
+    argv = ["matrix", "--data", str(mat), "--out", str(out), "--jobs", "1", "--quiet", "--seeds", "none"]
+    assert eval_main(argv) == 0
     rep = json.loads(out.read_text())
     assert set(rep) == {"matrix", "baselines", "per_entity"}
     assert np.load(tmp_path / "reports" / "m" / "baselines" / "zscore" / "scores" / "b.npy").shape == (200,)
@@ -108,3 +109,27 @@ def test_episode_onsets_follow_the_engine_rule():
     alert = np.array([1, 1, 0, 0, 1, 0, 0, 0, 1, 1])
     assert episode_onsets(alert, 3).tolist() == [1, 0, 0, 0, 0, 0, 0, 0, 1, 0]
     assert episode_onsets(alert, 2).tolist() == [1, 0, 0, 0, 1, 0, 0, 0, 1, 0]
+
+
+def test_seed_spread_refits_our_detector_with_each_seed(tmp_path):
+    import functools
+
+    from evaluation.datasets import MatrixEntity
+    from evaluation.runs import evaluate_matrix, seed_spread, sentinel_only
+
+    assert [d.params.seed for d in sentinel_only(7, 2, "e")] == [7]  # type: ignore[attr-defined]
+    rng = np.random.default_rng(3)
+    test = rng.normal(size=(200, 2))
+    test[120:140] += 6
+    label = np.zeros(200, dtype=np.int8)
+    label[120:140] = 1
+    entity = MatrixEntity("e", rng.normal(size=(300, 2)), test, label)
+    base = evaluate_matrix([entity], None, make_detectors=functools.partial(sentinel_only, 42), show=False)
+    spread = seed_spread([entity], base, seeds=(7,), show=False)
+    assert spread["seeds"] == [42, 7]
+    assert spread["f1_pointwise"][0] == base["summary"]["f1_pointwise"]
+    assert spread["per_entity_f1"]["e"][0] == base["per_entity"]["sentinel"]["e"]["f1_pointwise"]
+    for k in ("f1_pointwise", "f1_best"):
+        assert len(spread[k]) == 2 and all(0.0 <= v <= 1.0 for v in spread[k])
+        assert spread[f"{k}_min"] <= spread[f"{k}_mean"] <= spread[f"{k}_max"]
+    assert spread["f1_best"][1] > 0.5  # a 6-sigma shift is found whatever the seed

@@ -157,3 +157,27 @@ def test_best_baseline_counts_the_nab_baselines_with_the_episode_rule():
     assert best_baseline(ev, {}, "nab", "standard") == 36.2
     assert best_baseline(ev, run, "smd", "f1_pointwise") == 0.38
     assert best_baseline(ev, run, "smd", "hitrate_150") is None
+
+
+def test_seed_spread_table_lists_every_seed_and_the_mean():
+    from evaluation.report import seed_lines
+
+    assert seed_lines(None) == []
+    spread = {
+        "seeds": [42, 1],
+        "f1_pointwise": [0.4, 0.2],
+        "precision": [0.5, 0.3],
+        "recall": [0.6, 0.2],
+        "f1_best": [0.7, 0.7],
+        "hitrate_150": [0.8, 0.9],
+        "f1_pointwise_mean": 0.3,
+        "precision_mean": 0.4,
+        "recall_mean": 0.4,
+        "f1_best_mean": 0.7,
+        "hitrate_150_mean": 0.85,
+        "per_entity_f1": {"machine-1-1": [0.5, 0.1], "machine-1-2": [0.3, 0.3]},
+    }
+    rows = [line for line in seed_lines(spread) if line.startswith("| ")]
+    assert rows[0].endswith("| F1 1-1 | F1 1-2 |")
+    assert rows[1] == "| 42 | 0.400 | 0.500 | 0.600 | 0.700 | 0.800 | 0.500 | 0.300 |"
+    assert rows[3] == "| mean | 0.300 | 0.400 | 0.400 | 0.700 | 0.850 | 0.300 | 0.300 |"
