@@ -30,7 +30,8 @@ def test_writer_batches_by_size_and_age():
     assert len(store.history) == 10
     w.maybe_flush(1100)
     assert len(store.history) == 11
-    assert store.read_latest("e1").timestamp_ms == 10
+    latest = store.read_latest("e1")
+    assert latest is not None and latest.timestamp_ms == 10
 
 
 class FlakyStore(InMemoryFeatureStore):

@@ -37,7 +37,7 @@ def test_stored_log_reader_drops_aborted_transactions_the_broker_still_serves(tm
             p.abort_transaction()
     finally:
         s3.stop()
-    assert sorted(r.value for r in records) == [b"one", b"plain", b"two"] and aborted == 1
+    assert sorted(r.value or b"" for r in records) == [b"one", b"plain", b"two"] and aborted == 1
     assert next(r for r in records if r.value == b"one").headers == (("h", b"v"),)
     # the gap this reader exists for: Tansu 0.6.0 hands aborted records to read_committed consumers
     assert b"aborted" in served

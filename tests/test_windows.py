@@ -28,7 +28,8 @@ def test_narrow_events_merge_and_complete_on_a_later_timestamp():
     assert observe(s, ev(2000, a=5.0), M, 0.3, 0.02) == []
     rows = observe(s, ev(3000, a=6.0), M, 0.3, 0.02)  # b missing at 2000: forward-filled
     assert rows[0].values.tolist() == [5.0, 2.0] and rows[0].observed.tolist() == [True, False]
-    assert flush_pending(s, 0.3, 0.02).values.tolist() == [6.0, 2.0]
+    last = flush_pending(s, 0.3, 0.02)
+    assert last is not None and last.values.tolist() == [6.0, 2.0]
 
 
 def test_late_events_are_refused_without_touching_state():
