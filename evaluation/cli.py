@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from evaluation.datasets import load_matrix, load_nab
-from evaluation.runs import SPREAD_SEEDS, evaluate_matrix, evaluate_nab, seed_spread
+from evaluation.runs import SPREAD_SEEDS, evaluate_matrix, evaluate_nab, nab_seed_spread, seed_spread
 
 NAB_FIELDS = ("standard", "reward_low_fp", "reward_low_fn")
 
@@ -95,6 +95,15 @@ def main(argv: list[str] | None = None) -> int:
                 help="matrix data: also refit our detector with these training seeds and report the spread "
                 "(default %(default)s; 'none' to skip)",
             )
+        if name != "matrix":
+            s.add_argument(
+                "--seeds" if name == "nab" else "--nab-seeds",
+                dest="nab_seeds",
+                type=_seeds,
+                default=(),
+                help="NAB: also refit our detector with these training seeds, e.g. 1,2 (off by default: "
+                "about 5 min per seed on 2 cores)",
+            )
     r = sub.add_parser("results")
     r.add_argument("--eval", default="reports/eval.json")
     r.add_argument("--out", default="docs/results.md")
@@ -119,12 +128,15 @@ def main(argv: list[str] | None = None) -> int:
         _write(out, report, _run_info(argv, t0, data=str(data)))
         return 0
     if args.cmd == "nab":
-        res = evaluate_nab(load_nab(data)[:: args.every], d, show=show, jobs=args.jobs)
+        files = load_nab(data)[:: args.every]
+        res = evaluate_nab(files, d, show=show, jobs=args.jobs)
         report = {
             "nab": res["summary"],
             "baselines": res["baselines"],
             "per_entity": res["per_entity"],
         }
+        if args.nab_seeds:
+            report["nab_seeds"] = nab_seed_spread(files, res, args.nab_seeds, show=show, jobs=args.jobs)
         _write(out, report, _run_info(argv, t0, data=str(data)))
         return 0
     smd_entities = load_matrix(data / "smd")[:: args.every]
@@ -132,7 +144,13 @@ def main(argv: list[str] | None = None) -> int:
     t_seeds = time.time()
     smd_seeds = seed_spread(smd_entities, smd, args.seeds, show=show, jobs=args.jobs) if args.seeds else None
     smd_seed_seconds = round(time.time() - t_seeds, 1)
-    nab = evaluate_nab(load_nab(data / "nab")[:: args.every], d / "nab", show=show, jobs=args.jobs)
+    nab_files = load_nab(data / "nab")[:: args.every]
+    nab = evaluate_nab(nab_files, d / "nab", show=show, jobs=args.jobs)
+    t_seeds = time.time()
+    nab_seeds = (
+        nab_seed_spread(nab_files, nab, args.nab_seeds, show=show, jobs=args.jobs) if args.nab_seeds else None
+    )
+    nab_seed_seconds = round(time.time() - t_seeds, 1)
     baselines = {
         name: {"nab": _nab_shape(nab["baselines"][name]), "smd": smd["baselines"][name]}
         for name in smd["baselines"]
@@ -145,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     if smd_seeds is not None:
         report["smd_seeds"] = smd_seeds
+    if nab_seeds is not None:
+        report["nab_seeds"] = nab_seeds
     run = _run_info(
         argv,
         t0,
@@ -152,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         smd_seconds=smd["seconds"],
         smd_seed_seconds=smd_seed_seconds,
         nab_seconds=nab["seconds"],
+        nab_seed_seconds=nab_seed_seconds if nab_seeds is not None else None,
         nab_details={"sentinel": nab["summary"], **nab["baselines"]},
         nab_baselines_episodes=nab["baselines_episodes"],
     )

@@ -292,6 +292,30 @@ def seed_lines(spread: dict[str, Any] | None) -> list[str]:
     return lines
 
 
+def nab_seed_lines(spread: dict[str, Any] | None) -> list[str]:
+    """The NAB seed-spread table (``--nab-seeds``), or nothing without one."""
+    if not spread:
+        return []
+    lines = [
+        "",
+        "Our detector refitted with other training seeds in the same run (the first is the default):",
+        "",
+        "| training seed | standard | reward low FP | reward low FN | windows detected | false positives |",
+        "|---|---|---|---|---|---|",
+    ]
+    for i, seed in enumerate(spread["seeds"]):
+        lines.append(
+            f"| {seed} | {_f(spread['standard'][i], 1)} | {_f(spread['reward_low_fp'][i], 1)} "
+            f"| {_f(spread['reward_low_fn'][i], 1)} | {spread['windows_detected'][i]} "
+            f"| {spread['false_positives'][i]} |"
+        )
+    lines.append(
+        f"| mean | {_f(spread.get('standard_mean'), 1)} | {_f(spread.get('reward_low_fp_mean'), 1)} "
+        f"| {_f(spread.get('reward_low_fn_mean'), 1)} | | {_f(spread.get('false_positives_mean'), 0)} |"
+    )
+    return lines
+
+
 def render(ev: dict[str, Any], run: dict[str, Any]) -> str:
     """The page as Markdown."""
     b = ev["baselines"]
@@ -308,7 +332,9 @@ def render(ev: dict[str, Any], run: dict[str, Any]) -> str:
         f"Last run: `{run.get('command', 'sentinel-eval all')}`, {run.get('seconds', '?')} s on "
         f"{run.get('cpus', '?')} CPUs (SMD {run.get('smd_seconds', '?')} s, "
         f"SMD seed spread {run.get('smd_seed_seconds', '-')} s, "
-        f"NAB {run.get('nab_seconds', '?')} s), finished {run.get('finished_at', '?')}. "
+        f"NAB {run.get('nab_seconds', '?')} s"
+        + (f", NAB seed spread {run['nab_seed_seconds']} s" if run.get("nab_seed_seconds") else "")
+        + f"), finished {run.get('finished_at', '?')}. "
         "The machine was shared with other jobs, so times are noisy.",
         "",
         "## Targets (issue 7)",
@@ -374,6 +400,7 @@ def render(ev: dict[str, Any], run: dict[str, Any]) -> str:
         )
     for name, s, lo_fp, lo_fn in NAB_PUBLISHED:
         lines.append(f"| {name} (published) | {s} | {lo_fp} | {lo_fn} |")
+    lines += nab_seed_lines(ev.get("nab_seeds"))
     details = run.get("nab_details", {})
     if details:
         lines += [

@@ -175,6 +175,22 @@ def sentinel_only(seed: int, n_metrics: int, key: str) -> list[OnlineDetector]:
     return [SentinelDetector(n_metrics, key, dataclasses.replace(default_params(), seed=seed))]
 
 
+def _spread(runs: dict[int, dict[str, Any]], fields: tuple[str, ...]) -> dict[str, Any]:
+    """Per field, the value of each seed's run summary, then the mean, min and max over seeds."""
+    out: dict[str, Any] = {"seeds": list(runs)}
+    for k in fields:
+        vals = [r["summary"][k] for r in runs.values()]
+        out[k] = vals
+        known = [v for v in vals if v is not None]
+        if known:
+            out[f"{k}_mean"], out[f"{k}_min"], out[f"{k}_max"] = (
+                float(np.mean(known)),
+                float(min(known)),
+                float(max(known)),
+            )
+    return out
+
+
 def seed_spread(
     entities: list[MatrixEntity],
     base: dict[str, Any],
@@ -189,20 +205,28 @@ def seed_spread(
     for seed in seeds:
         make = functools.partial(sentinel_only, seed)
         runs[seed] = evaluate_matrix(entities, None, make_detectors=make, show=show, jobs=jobs)
-    out: dict[str, Any] = {"seeds": list(runs)}
-    for k in SPREAD_FIELDS:
-        vals = [r["summary"][k] for r in runs.values()]
-        out[k] = vals
-        known = [v for v in vals if v is not None]
-        if known:
-            out[f"{k}_mean"], out[f"{k}_min"], out[f"{k}_max"] = (
-                float(np.mean(known)),
-                float(min(known)),
-                float(max(known)),
-            )
+    out = _spread(runs, SPREAD_FIELDS)
     out["per_entity_f1"] = {
         e.name: [r["per_entity"][OURS][e.name]["f1_pointwise"] for r in runs.values()] for e in entities
     }
+    return out
+
+
+def nab_seed_spread(
+    files: list[NabFile],
+    base: dict[str, Any],
+    seeds: tuple[int, ...] = SPREAD_SEEDS,
+    show: bool = True,
+    jobs: int = 1,
+) -> dict[str, Any]:
+    """The NAB profile scores, windows detected and false positives of our detector with the default
+    training seed (``base``, the result of :func:`evaluate_nab`) and refitted with each of ``seeds``."""
+    runs = {default_params().seed: base}
+    for seed in seeds:
+        make = functools.partial(sentinel_only, seed)
+        runs[seed] = evaluate_nab(files, None, make_detectors=make, show=show, jobs=jobs)
+    out = _spread(runs, (*NAB_KEYS.values(), "false_positives"))
+    out["windows_detected"] = [r["summary"]["windows_detected"] for r in runs.values()]
     return out
 
 

@@ -43,6 +43,22 @@ def baselines_only(n_metrics: int, key: str):
     return [RawIsolationForest(), RollingZScore()]
 
 
+def nab_dir(tmp_path: Path) -> Path:
+    """A one-series NAB-layout directory: 600 rows, one labelled window at rows 540-580."""
+    nab = tmp_path / "nab"
+    (nab / "data" / "grp").mkdir(parents=True)
+    (nab / "labels").mkdir()
+    values, times = series(600)
+    stamps = [
+        np.datetime64(int(t), "ms").astype("datetime64[s]").astype(str).replace("T", " ") for t in times
+    ]
+    with (nab / "data" / "grp" / "s.csv").open("w") as fh:
+        fh.write("timestamp,value\n" + "".join(f"{a},{v}\n" for a, v in zip(stamps, values, strict=True)))
+    window = [[stamps[540] + ".000000", stamps[580] + ".000000"]]
+    (nab / "labels" / "combined_windows.json").write_text(json.dumps({"grp/s.csv": window}))
+    return nab
+
+
 def test_matrix_and_nab_directories_of_any_shape(tmp_path, monkeypatch):
     rng = np.random.default_rng(1)
     mat = tmp_path / "matrix"
@@ -59,17 +75,7 @@ def test_matrix_and_nab_directories_of_any_shape(tmp_path, monkeypatch):
     ents = load_matrix(mat)
     assert [e.name for e in ents] == ["a", "b"] and ents[1].test.shape == (200, 5)
 
-    nab = tmp_path / "nab"
-    (nab / "data" / "grp").mkdir(parents=True)
-    (nab / "labels").mkdir()
-    values, times = series(600)
-    stamps = [
-        np.datetime64(int(t), "ms").astype("datetime64[s]").astype(str).replace("T", " ") for t in times
-    ]
-    with (nab / "data" / "grp" / "s.csv").open("w") as fh:
-        fh.write("timestamp,value\n" + "".join(f"{a},{v}\n" for a, v in zip(stamps, values, strict=True)))
-    window = [[stamps[540] + ".000000", stamps[580] + ".000000"]]
-    (nab / "labels" / "combined_windows.json").write_text(json.dumps({"grp/s.csv": window}))
+    nab = nab_dir(tmp_path)
     (f,) = load_nab(nab)
     assert f.windows == [(540, 580)] and f.probation == 90
 
@@ -133,3 +139,31 @@ def test_seed_spread_refits_our_detector_with_each_seed(tmp_path):
         assert len(spread[k]) == 2 and all(0.0 <= v <= 1.0 for v in spread[k])
         assert spread[f"{k}_min"] <= spread[f"{k}_mean"] <= spread[f"{k}_max"]
     assert spread["f1_best"][1] > 0.5  # a 6-sigma shift is found whatever the seed
+
+
+def test_nab_seed_spread_from_the_command(tmp_path, monkeypatch):
+    import functools
+
+    import evaluation.runs as runs
+
+    monkeypatch.setattr(runs, "detectors_for", functools.partial(runs.sentinel_only, 42))
+    out = tmp_path / "n.json"
+    argv = [
+        "nab",
+        "--data",
+        str(nab_dir(tmp_path)),
+        "--out",
+        str(out),
+        "--jobs",
+        "1",
+        "--quiet",
+        "--seeds",
+        "7",
+    ]
+    assert eval_main(argv) == 0
+    rep = json.loads(out.read_text())
+    spread = rep["nab_seeds"]
+    assert spread["seeds"] == [42, 7]
+    assert spread["standard"][0] == rep["nab"]["standard"]
+    assert len(spread["windows_detected"]) == 2 and all(w.endswith("/1") for w in spread["windows_detected"])
+    assert spread["standard_min"] <= spread["standard_mean"] <= spread["standard_max"] <= 100.0

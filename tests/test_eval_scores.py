@@ -181,3 +181,24 @@ def test_seed_spread_table_lists_every_seed_and_the_mean():
     assert rows[0].endswith("| F1 1-1 | F1 1-2 |")
     assert rows[1] == "| 42 | 0.400 | 0.500 | 0.600 | 0.700 | 0.800 | 0.500 | 0.300 |"
     assert rows[3] == "| mean | 0.300 | 0.400 | 0.400 | 0.700 | 0.850 | 0.300 | 0.300 |"
+
+
+def test_nab_seed_table_lists_every_seed_and_the_mean():
+    from evaluation.report import nab_seed_lines
+
+    assert nab_seed_lines(None) == []
+    spread = {
+        "seeds": [42, 1],
+        "standard": [64.5, 63.3],
+        "reward_low_fp": [55.3, 53.4],
+        "reward_low_fn": [69.4, 68.4],
+        "windows_detected": ["92/116", "91/116"],
+        "false_positives": [206, 222],
+        "standard_mean": 63.9,
+        "reward_low_fp_mean": 54.35,
+        "reward_low_fn_mean": 68.9,
+        "false_positives_mean": 214.0,
+    }
+    rows = [line for line in nab_seed_lines(spread) if line.startswith("| ")]
+    assert rows[1] == "| 42 | 64.5 | 55.3 | 69.4 | 92/116 | 206 |"
+    assert rows[3] == "| mean | 63.9 | 54.4 | 68.9 | | 214 |"
