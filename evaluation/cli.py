@@ -72,6 +72,16 @@ def _seeds(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"--seeds wants comma-separated integers, got {text!r}") from None
 
 
+def _timed(
+    spread: Any, items: list[Any], base: dict[str, Any], seeds: tuple[int, ...], show: bool, jobs: int
+) -> tuple[dict[str, Any] | None, float | None]:
+    """(seed spread, seconds it took), or (None, None) without seeds."""
+    if not seeds:
+        return None, None
+    t0 = time.time()
+    return spread(items, base, seeds, show=show, jobs=jobs), round(time.time() - t0, 1)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -141,16 +151,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     smd_entities = load_matrix(data / "smd")[:: args.every]
     smd = evaluate_matrix(smd_entities, d / "smd", show=show, jobs=args.jobs)
-    t_seeds = time.time()
-    smd_seeds = seed_spread(smd_entities, smd, args.seeds, show=show, jobs=args.jobs) if args.seeds else None
-    smd_seed_seconds = round(time.time() - t_seeds, 1)
+    smd_seeds, smd_seed_seconds = _timed(seed_spread, smd_entities, smd, args.seeds, show, args.jobs)
     nab_files = load_nab(data / "nab")[:: args.every]
     nab = evaluate_nab(nab_files, d / "nab", show=show, jobs=args.jobs)
-    t_seeds = time.time()
-    nab_seeds = (
-        nab_seed_spread(nab_files, nab, args.nab_seeds, show=show, jobs=args.jobs) if args.nab_seeds else None
-    )
-    nab_seed_seconds = round(time.time() - t_seeds, 1)
+    nab_seeds, nab_seed_seconds = _timed(nab_seed_spread, nab_files, nab, args.nab_seeds, show, args.jobs)
     baselines = {
         name: {"nab": _nab_shape(nab["baselines"][name]), "smd": smd["baselines"][name]}
         for name in smd["baselines"]
@@ -172,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         smd_seconds=smd["seconds"],
         smd_seed_seconds=smd_seed_seconds,
         nab_seconds=nab["seconds"],
-        nab_seed_seconds=nab_seed_seconds if nab_seeds is not None else None,
+        nab_seed_seconds=nab_seed_seconds,
         nab_details={"sentinel": nab["summary"], **nab["baselines"]},
         nab_baselines_episodes=nab["baselines_episodes"],
     )

@@ -336,8 +336,8 @@ def render(ev: dict[str, Any], run: dict[str, Any]) -> str:
         "",
         f"Last run: `{run.get('command', 'sentinel-eval all')}`, {run.get('seconds', '?')} s on "
         f"{run.get('cpus', '?')} CPUs (SMD {run.get('smd_seconds', '?')} s, "
-        f"SMD seed spread {run.get('smd_seed_seconds', '-')} s, "
-        f"NAB {run.get('nab_seconds', '?')} s"
+        + (f"SMD seed spread {run['smd_seed_seconds']} s, " if run.get("smd_seed_seconds") else "")
+        + f"NAB {run.get('nab_seconds', '?')} s"
         + (f", NAB seed spread {run['nab_seed_seconds']} s" if run.get("nab_seed_seconds") else "")
         + f"), finished {run.get('finished_at', '?')}. "
         "The machine was shared with other jobs, so times are noisy.",

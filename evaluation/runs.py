@@ -191,6 +191,23 @@ def _spread(runs: dict[int, dict[str, Any]], fields: tuple[str, ...]) -> dict[st
     return out
 
 
+def _refit_with_seeds(
+    evaluate: Callable[..., dict[str, Any]],
+    items: list[Any],
+    base: dict[str, Any],
+    seeds: tuple[int, ...],
+    show: bool,
+    jobs: int,
+) -> dict[int, dict[str, Any]]:
+    """``base`` (the default seed's run) and, per seed, ``evaluate`` rerun with our detector alone
+    refitted with that seed; keyed by seed, default first."""
+    runs = {default_params().seed: base}
+    for seed in seeds:
+        make = functools.partial(sentinel_only, seed)
+        runs[seed] = evaluate(items, None, make_detectors=make, show=show, jobs=jobs)
+    return runs
+
+
 def seed_spread(
     entities: list[MatrixEntity],
     base: dict[str, Any],
@@ -201,10 +218,7 @@ def seed_spread(
     """Our detector's matrix measures with the default training seed (``base``, the result of
     :func:`evaluate_matrix`) and refitted with each of ``seeds``: per seed, the means over entities of
     :data:`SPREAD_FIELDS` and each entity's point-wise F1; then the mean, min and max over seeds."""
-    runs = {default_params().seed: base}
-    for seed in seeds:
-        make = functools.partial(sentinel_only, seed)
-        runs[seed] = evaluate_matrix(entities, None, make_detectors=make, show=show, jobs=jobs)
+    runs = _refit_with_seeds(evaluate_matrix, entities, base, seeds, show, jobs)
     out = _spread(runs, SPREAD_FIELDS)
     out["per_entity_f1"] = {
         e.name: [r["per_entity"][OURS][e.name]["f1_pointwise"] for r in runs.values()] for e in entities
@@ -221,10 +235,7 @@ def nab_seed_spread(
 ) -> dict[str, Any]:
     """The NAB profile scores, windows detected and false positives of our detector with the default
     training seed (``base``, the result of :func:`evaluate_nab`) and refitted with each of ``seeds``."""
-    runs = {default_params().seed: base}
-    for seed in seeds:
-        make = functools.partial(sentinel_only, seed)
-        runs[seed] = evaluate_nab(files, None, make_detectors=make, show=show, jobs=jobs)
+    runs = _refit_with_seeds(evaluate_nab, files, base, seeds, show, jobs)
     out = _spread(runs, (*NAB_KEYS.values(), "false_positives"))
     out["windows_detected"] = [r["summary"]["windows_detected"] for r in runs.values()]
     return out
