@@ -18,6 +18,8 @@ MATRIX_FIELDS = (
     "median_lead_steps",
 )
 """The measures of a matrix-layout (SMD) evaluation, in report order."""
+SPREAD_FIELDS = ("f1_pointwise", "precision", "recall", "f1_best", "hitrate_150")
+"""The matrix measures a seed spread reports per training seed."""
 
 NAB_PUBLISHED = [  # NAB README v1.0 scoreboard (standard, low FP, low FN)
     ("ARTime", 74.9, 65.1, 80.4),
@@ -286,12 +288,10 @@ def seed_lines(spread: dict[str, Any] | None) -> list[str]:
         "|---|---|---|---|---|---|" + "---|" * len(spread["per_entity_f1"]),
     ]
     for i, seed in enumerate(seeds):
-        cells = [_f(spread[k][i]) for k in ("f1_pointwise", "precision", "recall", "f1_best", "hitrate_150")]
+        cells = [_f(spread[k][i]) for k in SPREAD_FIELDS]
         cells += [_f(v[i]) for v in spread["per_entity_f1"].values()]
         lines.append(f"| {seed} | " + " | ".join(cells) + " |")
-    mean = [
-        _f(spread.get(f"{k}_mean")) for k in ("f1_pointwise", "precision", "recall", "f1_best", "hitrate_150")
-    ]
+    mean = [_f(spread.get(f"{k}_mean")) for k in SPREAD_FIELDS]
     mean += [_f(float(sum(v) / len(v))) for v in spread["per_entity_f1"].values()]
     lines.append("| mean | " + " | ".join(mean) + " |")
     return lines

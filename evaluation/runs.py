@@ -33,7 +33,7 @@ from evaluation.harness import (
 from evaluation.nab_score import PROFILES, FileInput, score_corpus
 from evaluation.pointwise import best_f1, best_f1_point_adjusted, event_detection, prf
 from evaluation.progress import progress
-from evaluation.report import MATRIX_FIELDS
+from evaluation.report import MATRIX_FIELDS, SPREAD_FIELDS
 
 OURS = "sentinel"
 EPISODE_GAP = AlertConfig().episode_gap
@@ -41,7 +41,6 @@ BASELINES = ("iforest_raw", "zscore", "autoencoder", "iforest_stage", "iforest_l
 SPREAD_SEEDS = (1, 2)
 """Training seeds our detector is refitted with, beside the default, to show how much of a matrix
 figure is the seed (``sentinel-eval all|matrix --seeds``)."""
-SPREAD_FIELDS = ("f1_pointwise", "precision", "recall", "f1_best", "hitrate_150")
 NAB_KEYS = {
     "standard": "standard",
     "reward_low_FP_rate": "reward_low_fp",
