@@ -1,5 +1,6 @@
 """The detection model at serving time: scaler -> encoder -> decoder, Isolation Forest on
-[latent, log reconstruction error], and a calibration that puts both on one scale.
+[latent, log reconstruction error], and a calibration that puts both on one scale; optionally with
+peers (the same pair trained with other seeds) whose calibrated scores are averaged with its own.
 
 Score direction: higher = more anomalous, everywhere. ``threshold`` applies to ``score``.
 """
@@ -7,7 +8,7 @@ Score direction: higher = more anomalous, everywhere. ``threshold`` applies to `
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -15,6 +16,8 @@ from detector.inference import DenseStack, ForestArrays, dense_from_arrays, fore
 from detector.kernels import reconstruction_stats
 
 _EPS = 1e-9
+_PEER = "peer"
+"""Array-name prefix of a peer's arrays in :meth:`DetectionModel.to_arrays` (``peer1/encoder.w0``)."""
 NORMAL_UPPER = 1.0
 """Calibrated score of the normal ``calibration_quantile`` (the 99th percentile of held-out rows)."""
 
@@ -67,6 +70,10 @@ class DetectionModel:
     """(n_metrics,) most squared error one metric adds to the row's reconstruction error (None: no
     cap): a metric that barely moved in training (a near-zero scale) and then moves would otherwise
     outweigh all others for as long as it stays there."""
+    peers: list[DetectionModel] = field(default_factory=list)
+    """Further autoencoder -> Isolation Forest pairs fitted on the same rows with other seeds (each
+    with its own split, scaler, caps and calibration). :meth:`score` averages every field of their
+    score batches with this pair's: one seed alone moved the label-free SMD F1 between 0.28 and 0.38."""
 
     def transform(self, features: np.ndarray) -> np.ndarray:
         """Standardise raw feature vectors (n, d)."""
@@ -88,8 +95,30 @@ class DetectionModel:
         )
         return z, log_err, metric_error, expected
 
+    @property
+    def members(self) -> int:
+        """How many autoencoder -> Isolation Forest pairs score each vector (1 + peers)."""
+        return 1 + len(self.peers)
+
     def score(self, features: np.ndarray) -> ScoreBatch:
-        """Score feature vectors (n, d) or one vector (d,)."""
+        """Score feature vectors (n, d) or one vector (d,): this pair's batch, averaged with its peers'."""
+        own = self.score_pair(features)
+        if not self.peers:
+            return own
+        score, iforest, recon = own.score, own.iforest, own.recon  # fresh arrays: summed into in place
+        metric_error, expected = own.metric_error, own.expected_last
+        for peer in self.peers:  # running sums, not np.mean over lists: this is the per-event path
+            b = peer.score_pair(features)
+            score += b.score
+            iforest += b.iforest
+            recon += b.recon
+            metric_error += b.metric_error
+            expected += b.expected_last
+        k = 1.0 / self.members
+        return ScoreBatch(score * k, iforest * k, recon * k, metric_error * k, expected * k)
+
+    def score_pair(self, features: np.ndarray) -> ScoreBatch:
+        """This pair's scores alone, without its peers."""
         z, log_err, metric_error, expected = self.reconstruct(features)
         iso = self.forest.anomaly_score(np.column_stack([z, log_err]))
         s_if = self.cal_iforest(iso)
@@ -112,6 +141,10 @@ class DetectionModel:
         out.update(to_arrays("encoder", self.encoder))
         out.update(to_arrays("decoder", self.decoder))
         out.update(to_arrays("forest", self.forest))
+        for i, peer in enumerate(self.peers, 1):
+            out.update({f"{_PEER}{i}/{k}": v for k, v in peer.to_arrays().items()})
+        if self.peers:
+            out["peers"] = np.array(len(self.peers))
         return out
 
     @classmethod
@@ -122,6 +155,14 @@ class DetectionModel:
         metric_cap = arrays.get("metric_cap")  # absent in models exported before the cap
         if metric_cap is not None and metric_cap.shape != (len(metrics),):
             raise ValueError(f"metric_cap has shape {metric_cap.shape}, expected ({len(metrics)},)")
+        peers = []
+        for i in range(1, int(arrays.get("peers", 0)) + 1):  # absent in models exported before peers
+            prefix = f"{_PEER}{i}/"
+            peers.append(
+                cls.from_arrays(
+                    {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}, version
+                )
+            )
         return cls(
             metrics=metrics,
             feature_mean=arrays["feature_mean"],
@@ -134,4 +175,5 @@ class DetectionModel:
             threshold=float(arrays["threshold"]),
             version=version,
             metric_cap=metric_cap,
+            peers=peers,
         )

@@ -238,22 +238,29 @@ def measure_scoring(cfg: Config, model_dir: Path) -> dict[str, Any]:
         for r in rows:
             model.score(r)
     ours = (time.perf_counter() - t0) / (4 * len(rows)) * 1e6
-    ae = keras.models.load_model(Path(manifest["path"]) / "autoencoder.keras")
-    forest = joblib.load(Path(manifest["path"]) / "iforest.joblib")
+    root = Path(manifest["path"])
+    refs = []  # per pair: its serving arrays, the reference autoencoder, its latent model and forest
+    for i, pair in enumerate([model, *model.peers]):
+        suffix = f"_peer{i}" if i else ""
+        ae = keras.models.load_model(root / f"autoencoder{suffix}.keras")
+        z_model = keras.Model(ae.inputs, ae.get_layer("latent").output)
+        refs.append((pair, ae, z_model, joblib.load(root / f"iforest{suffix}.joblib")))
     ref_rows = rows[:100]
-    z_model = keras.Model(ae.inputs, ae.get_layer("latent").output)
-    for r in rows[:5]:  # warm up the predict functions before timing
-        z_model.predict(model.transform(r[None]), verbose=0)
-        ae.predict(model.transform(r[None]), verbose=0)
+    for pair, ae, z_model, _ in refs:
+        for r in rows[:5]:  # warm up the predict functions before timing
+            z_model.predict(pair.transform(r[None]), verbose=0)
+            ae.predict(pair.transform(r[None]), verbose=0)
     t0 = time.perf_counter()
     for r in ref_rows:
-        xs = model.transform(r[None])
-        recon = ae.predict(xs, verbose=0)
-        z = z_model.predict(xs, verbose=0)
-        log_err = np.log(np.mean((xs - recon) ** 2, axis=1) + 1e-9)
-        forest.score_samples(np.column_stack([z, log_err]))
+        for pair, ae, z_model, forest in refs:
+            xs = pair.transform(r[None])
+            recon = ae.predict(xs, verbose=0)
+            z = z_model.predict(xs, verbose=0)
+            log_err = np.log(np.mean((xs - recon) ** 2, axis=1) + 1e-9)
+            forest.score_samples(np.column_stack([z, log_err]))
     ref = (time.perf_counter() - t0) / len(ref_rows) * 1e6
     return {
+        "pairs": model.members,
         "score_us_per_event": round(ours, 1),
         "sklearn_keras_us_per_event": round(ref, 1),
         "speedup": round(ref / ours, 1),

@@ -99,9 +99,10 @@ def events(key: str, metrics: list[str], rows: np.ndarray, times_ms: np.ndarray)
 
 class SentinelDetector:
     """Our detector through ``EntityDetector.step``, plus its stages alone for the ablation baselines:
-    ``autoencoder`` (the same autoencoder's calibrated reconstruction score), ``iforest_stage`` (the
-    model's own Isolation Forest on [latent, log reconstruction error], calibrated, at the model's
-    threshold) and ``iforest_latent`` (an Isolation Forest on the autoencoder's latent vectors only)."""
+    ``autoencoder`` (the same autoencoders' calibrated reconstruction score), ``iforest_stage`` (the
+    model's own Isolation Forests on [latent, log reconstruction error], calibrated, at the model's
+    threshold), each averaged over the model's pairs as the detector averages them, and
+    ``iforest_latent`` (an Isolation Forest on the first autoencoder's latent vectors only)."""
 
     names: tuple[str, ...] = ("sentinel", "autoencoder", "iforest_stage", "iforest_latent")
 
@@ -126,10 +127,10 @@ class SentinelDetector:
         self.detector = EntityDetector(self.cfg, model)
         if self.state is None:
             self.state = self.detector.new_state()
-        z, log_err, _, _ = model.reconstruct(x)
+        z = model.reconstruct(x)[0]  # the first pair's latents
         self.thresholds = {
             "sentinel": model.threshold,
-            "autoencoder": label_free_threshold(model.cal_recon(log_err)),
+            "autoencoder": label_free_threshold(model.score(x).recon),
         }
         p = self.params
         self.latent_forest = IsolationForest(

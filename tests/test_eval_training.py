@@ -3,6 +3,8 @@ warm starts continue from the previous weights, short series are accepted with a
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -35,6 +37,7 @@ def test_warm_start_continues_training():
     w0 = [w.copy() for w in first.model.encoder.weights]
     second = fit(x[::-1].copy(), cfg, params, progress=False, warm_start=first)
     assert second.keras_model is first.keras_model
+    assert [p.keras_model for p in second.peers] == [p.keras_model for p in first.peers]
     assert any(not np.allclose(a, b) for a, b in zip(w0, second.model.encoder.weights, strict=True))
 
 
@@ -48,7 +51,7 @@ def test_small_training_sets_get_at_least_min_steps():
     assert fitted.summary["epochs"] == 50  # 225 training rows: one batch per pass
 
 
-@pytest.mark.parametrize("flags", [["--min-steps", "-1"], ["--epochs", "0"]])
+@pytest.mark.parametrize("flags", [["--min-steps", "-1"], ["--epochs", "0"], ["--members", "0"]])
 def test_train_cli_rejects_impossible_training_lengths(flags, capsys):
     from training.cli import main
 
@@ -56,3 +59,19 @@ def test_train_cli_rejects_impossible_training_lengths(flags, capsys):
         main(["--source", "simulated", "--hosts", "1", "--steps", "10", *flags])
     assert exit_info.value.code == 2
     assert "--min-steps at least 0" in capsys.readouterr().err
+
+
+def test_members_are_fitted_with_their_own_seeds_and_a_single_pair_has_no_peers():
+    cfg = eval_config(1)
+    x = np.random.default_rng(4).normal(size=(300, 11))
+    base = TrainParams(epochs=1, min_steps=0, min_rows=60)
+    trio = fit(x, cfg, base, progress=False)
+    assert base.members == 3 and trio.model.members == 3 and len(trio.peers) == 2
+    assert trio.summary["members"] == 3
+    # the second pair is exactly the pair a one-pair fit makes with seed + 1000
+    alone = fit(x, cfg, dataclasses.replace(base, seed=base.seed + 1000, members=1), progress=False)
+    assert alone.model.members == 1 and not alone.peers
+    for a, b in zip(trio.model.peers[0].encoder.weights, alone.model.encoder.weights, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    with pytest.raises(ValueError, match="members"):
+        fit(x, cfg, dataclasses.replace(base, members=0), progress=False)

@@ -23,20 +23,46 @@ def test_model_equals_keras_and_sklearn_reference(fitted, cfg):
     from training.data import simulated_events
 
     x, _, _ = featurize(simulated_events(FleetSpec(hosts=5, seed=99), 120, 1_800_000_000_000, cfg), cfg)
+    for pair in (fitted, *fitted.peers):  # every autoencoder -> Isolation Forest pair of the model
+        m = pair.model
+        xs = m.transform(x)
+        ref_recon = pair.keras_model.predict(xs, verbose=0)
+        np.testing.assert_allclose(m.decoder(m.encoder(xs)), ref_recon, rtol=1e-4, atol=1e-4)
+
+        z = m.encoder(xs)
+        log_err = np.log(np.mean((xs - m.decoder(z)) ** 2, axis=1) + 1e-9)
+        ref_iso = -pair.forest.score_samples(np.column_stack([z, log_err]))
+        np.testing.assert_allclose(m.forest.anomaly_score(np.column_stack([z, log_err])), ref_iso, rtol=1e-9)
+
     m = fitted.model
-    xs = m.transform(x)
-    ref_recon = fitted.keras_model.predict(xs, verbose=0)
-    np.testing.assert_allclose(m.decoder(m.encoder(xs)), ref_recon, rtol=1e-4, atol=1e-4)
-
-    z = m.encoder(xs)
-    log_err = np.log(np.mean((xs - m.decoder(z)) ** 2, axis=1) + 1e-9)
-    ref_iso = -fitted.forest.score_samples(np.column_stack([z, log_err]))
-    np.testing.assert_allclose(m.forest.anomaly_score(np.column_stack([z, log_err])), ref_iso, rtol=1e-9)
-
     batch = m.score(x)
     one_by_one = np.array([m.score(row).score[0] for row in x])
     np.testing.assert_allclose(batch.score, one_by_one, rtol=1e-9, atol=1e-12)  # BLAS batch vs row
     assert batch.metric_error.shape == (len(x), len(cfg.stream.metrics))
+
+
+def test_the_model_averages_its_pairs_which_differ_by_seed(fitted, cfg):
+    from detector.engine import featurize
+    from generator.simulate import FleetSpec
+    from training.data import simulated_events
+
+    x, _, _ = featurize(simulated_events(FleetSpec(hosts=3, seed=11), 80, 1_800_000_000_000, cfg), cfg)
+    m = fitted.model
+    assert m.members == 3
+    pairs = [m.score_pair(x), *(p.score_pair(x) for p in m.peers)]
+    batch = m.score(x)
+    for name in ("score", "iforest", "recon", "metric_error", "expected_last"):
+        np.testing.assert_allclose(getattr(batch, name), np.mean([getattr(b, name) for b in pairs], axis=0))
+    assert not np.allclose(pairs[0].score, pairs[1].score)  # other seeds: other weights, other scores
+    assert not np.allclose(m.encoder.weights[0], m.peers[0].encoder.weights[0])
+
+    restored = type(m).from_arrays(m.to_arrays(), "again")
+    assert restored.members == 3
+    np.testing.assert_allclose(restored.score(x).score, batch.score, rtol=1e-12)
+    no_peers = {k: v for k, v in m.to_arrays().items() if "/" not in k and k != "peers"}
+    alone = type(m).from_arrays(no_peers, "one pair")  # a model exported before peers
+    assert alone.members == 1
+    np.testing.assert_allclose(alone.score(x).score, pairs[0].score, rtol=1e-12)
 
 
 def test_scores_are_higher_for_anomalies(fitted, cfg):

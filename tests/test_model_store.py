@@ -13,7 +13,14 @@ from detector.model_store import ModelIntegrityError, load_model, resolve_model_
 def test_exported_model_loads_and_scores_like_the_fitted_one(model_dir, fitted):
     model, manifest = load_model(model_dir)
     assert manifest["version"] == model_dir.name == model.version
-    assert set(manifest["files"]) == {"inference.npz", "autoencoder.keras", "iforest.joblib"}
+    pairs = {"autoencoder.keras", "iforest.joblib"}
+    pairs |= {
+        f"{name}_peer{i}.{ext}"
+        for i in (1, 2)
+        for name, ext in (("autoencoder", "keras"), ("iforest", "joblib"))
+    }
+    assert set(manifest["files"]) == {"inference.npz", *pairs}
+    assert manifest["members"] == model.members == 3 and len(model.peers) == 2
     assert manifest["feature_spec"]["metrics"] == model.metrics
     assert "scikit-learn" in manifest["libraries"] and manifest["threshold"] == model.threshold
     x = (
@@ -21,6 +28,8 @@ def test_exported_model_loads_and_scores_like_the_fitted_one(model_dir, fitted):
         + model.feature_mean
     )
     np.testing.assert_allclose(model.score(x).score, fitted.model.score(x).score)
+    for loaded, peer in zip(model.peers, fitted.model.peers, strict=True):
+        np.testing.assert_allclose(loaded.score_pair(x).score, peer.score_pair(x).score)
     assert model.metric_cap is not None and fitted.model.metric_cap is not None
     np.testing.assert_array_equal(model.metric_cap, fitted.model.metric_cap)
 

@@ -40,12 +40,18 @@ def main(argv: list[str] | None = None) -> int:
         help="fewest gradient steps: small data sets get more epochs (0: exactly --epochs)",
     )
     p.add_argument("--seed", type=int, default=TrainParams.seed)
+    p.add_argument(
+        "--members",
+        type=int,
+        default=TrainParams.members,
+        help="autoencoder -> Isolation Forest pairs, each with its own seed, their scores averaged",
+    )
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)
-    if args.epochs < 1 or args.min_steps < 0:
-        p.error("--epochs must be at least 1 and --min-steps at least 0")
+    if args.epochs < 1 or args.min_steps < 0 or args.members < 1:
+        p.error("--epochs and --members must be at least 1 and --min-steps at least 0")
     cfg = load_config(args.config, args.set)
-    params = TrainParams(epochs=args.epochs, min_steps=args.min_steps, seed=args.seed)
+    params = TrainParams(epochs=args.epochs, min_steps=args.min_steps, seed=args.seed, members=args.members)
     t0 = time.time()
     if args.source == "simulated":
         spec = FleetSpec(hosts=args.hosts, seed=args.seed)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import platform
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,10 @@ class TrainParams:
     """Held-out quantile of each metric's squared reconstruction error that ``metric_cap`` multiplies."""
     validation_fraction: float = 0.25
     seed: int = 42
+    members: int = 3
+    """Autoencoder -> Isolation Forest pairs in the model, each fitted on the same rows with its own
+    seed (``seed``, ``seed + 1000``, ...); their calibrated scores are averaged. One pair's label-free
+    SMD F1 moved between 0.28 and 0.38 with the seed alone; the average of three is steadier."""
     min_rows: int = 200
     reuse_graph: bool = False
     """Reuse one compiled Keras graph per shape (reset to the seed's initial weights) across fits in a
@@ -55,14 +59,20 @@ class TrainParams:
     """Fewest feature vectors ``fit`` accepts (evaluation on short series lowers it)."""
 
 
+PEER_SEED_STEP = 1000
+"""Seed distance between a model's pairs: far enough that two models' pairs never share a seed."""
+
+
 @dataclass
 class FittedModel:
-    """The serving model and the reference objects it was exported from."""
+    """The serving model and the reference objects it was exported from (for the first pair; the
+    others' are in ``peers``, in the order of ``model.peers``)."""
 
     model: DetectionModel
     keras_model: Any
     forest: Any
     summary: dict[str, Any]
+    peers: list[FittedModel] = field(default_factory=list)
 
 
 def _new_autoencoder(d: int, params: TrainParams) -> Any:
@@ -123,12 +133,37 @@ def fit(
     progress: bool = True,
     warm_start: FittedModel | None = None,
 ) -> FittedModel:
-    """Fit on normal feature vectors ``x`` (n, d); deterministic for ``params.seed``.
+    """Fit ``params.members`` pairs on normal feature vectors ``x`` (n, d); deterministic for
+    ``params.seed``.
 
-    ``warm_start``: continue training that model's autoencoder on ``x`` (continual adaptation on
-    recent data; also skips Keras' graph tracing, seconds per new model) instead of a fresh one; the
+    ``warm_start``: continue training that model's autoencoders on ``x`` (continual adaptation on
+    recent data; also skips Keras' graph tracing, seconds per new model) instead of fresh ones; the
     scaler, Isolation Forest, calibration and threshold are always refitted on ``x``.
     """
+    if params.members < 1:
+        raise ValueError("members must be at least 1")
+    first = _fit_pair(x, config, params, progress, warm_start)
+    for i in range(1, params.members):
+        seed = params.seed + i * PEER_SEED_STEP
+        prior = warm_start.peers[i - 1] if warm_start is not None and i <= len(warm_start.peers) else None
+        first.peers.append(_fit_pair(x, config, replace(params, seed=seed), progress, prior))
+    if first.peers:
+        first.model.peers = [p.model for p in first.peers]
+        first.summary["members"] = params.members
+        first.summary["autoencoder_seconds"] = round(
+            sum(f.summary["autoencoder_seconds"] for f in (first, *first.peers)), 1
+        )
+    return first
+
+
+def _fit_pair(
+    x: np.ndarray,
+    config: Config,
+    params: TrainParams,
+    progress: bool,
+    warm_start: FittedModel | None,
+) -> FittedModel:
+    """One autoencoder -> Isolation Forest pair, calibrated on its held-out rows; ``params.seed``."""
     import keras
     import tensorflow as tf
     from sklearn.ensemble import IsolationForest
@@ -244,6 +279,9 @@ def export(
     np.savez(tmp / INFERENCE_FILE, **arrays)
     fitted.keras_model.save(tmp / "autoencoder.keras")
     joblib.dump(fitted.forest, tmp / "iforest.joblib")
+    for i, peer in enumerate(fitted.peers, 1):
+        peer.keras_model.save(tmp / f"autoencoder_peer{i}.keras")
+        joblib.dump(peer.forest, tmp / f"iforest_peer{i}.joblib")
     import hashlib
 
     digest = hashlib.sha256((tmp / INFERENCE_FILE).read_bytes()).hexdigest()[:10]
@@ -258,7 +296,9 @@ def export(
             "feature_names": feature_names(list(config.stream.metrics)),
         },
         "threshold": fitted.model.threshold,
-        "score": "max(calibrated isolation-forest, calibrated log reconstruction error); higher = worse",
+        "score": "mean over the pairs of max(calibrated isolation-forest, calibrated log reconstruction"
+        " error); higher = worse",
+        "members": fitted.model.members,
         "train_params": asdict(params),
         "training_data": dict(data_summary, **fitted.summary),
         "libraries": {
