@@ -11,6 +11,7 @@ Each run also writes what it scored next to OUT, in a folder named after it with
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -20,7 +21,15 @@ from pathlib import Path
 from typing import Any
 
 from evaluation.datasets import load_matrix, load_nab
-from evaluation.runs import SPREAD_SEEDS, evaluate_matrix, evaluate_nab, nab_seed_spread, seed_spread
+from evaluation.harness import default_params
+from evaluation.runs import (
+    SPREAD_SEEDS,
+    detectors_for,
+    evaluate_matrix,
+    evaluate_nab,
+    nab_seed_spread,
+    seed_spread,
+)
 
 NAB_FIELDS = ("standard", "reward_low_fp", "reward_low_fn")
 
@@ -73,13 +82,19 @@ def _seeds(text: str) -> tuple[int, ...]:
 
 
 def _timed(
-    spread: Any, items: list[Any], base: dict[str, Any], seeds: tuple[int, ...], show: bool, jobs: int
+    spread: Any,
+    items: list[Any],
+    base: dict[str, Any],
+    seeds: tuple[int, ...],
+    show: bool,
+    jobs: int,
+    members: int | None,
 ) -> tuple[dict[str, Any] | None, float | None]:
     """(seed spread, seconds it took), or (None, None) without seeds."""
     if not seeds:
         return None, None
     t0 = time.time()
-    return spread(items, base, seeds, show=show, jobs=jobs), round(time.time() - t0, 1)
+    return spread(items, base, seeds, show, jobs, members), round(time.time() - t0, 1)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -96,6 +111,12 @@ def main(argv: list[str] | None = None) -> int:
         )
         s.add_argument(
             "--every", type=int, default=1, help="only every K-th entity/file (a quick look, not for reports)"
+        )
+        s.add_argument(
+            "--members",
+            type=int,
+            help="autoencoder -> Isolation Forest pairs per model of our detector (default: the model's "
+            "default, TrainParams.members); 1 is the one-pair model to compare with",
         )
         if name != "nab":
             s.add_argument(
@@ -125,36 +146,43 @@ def main(argv: list[str] | None = None) -> int:
         write_results_page(Path(args.eval), Path(args.out))
         print(f"wrote {args.out}", file=sys.stderr)
         return 0
+    if args.members is not None and args.members < 1:
+        p.error("--members must be at least 1")
+    members = args.members
+    pairs = default_params().members if members is None else members  # recorded in run.json
+    make = None if members is None else functools.partial(detectors_for, members=members)
     out = Path(args.out)
     d = artefact_dir(out)
     data = Path(args.data)
     show = not args.quiet
     if args.cmd == "matrix":
         entities = load_matrix(data)[:: args.every]
-        res = evaluate_matrix(entities, d, show=show, jobs=args.jobs)
+        res = evaluate_matrix(entities, d, make_detectors=make, show=show, jobs=args.jobs)
         report = {"matrix": res["summary"], "baselines": res["baselines"], "per_entity": res["per_entity"]}
         if args.seeds:
-            report["matrix_seeds"] = seed_spread(entities, res, args.seeds, show=show, jobs=args.jobs)
-        _write(out, report, _run_info(argv, t0, data=str(data)))
+            report["matrix_seeds"] = seed_spread(entities, res, args.seeds, show, args.jobs, members)
+        _write(out, report, _run_info(argv, t0, data=str(data), members=pairs))
         return 0
     if args.cmd == "nab":
         files = load_nab(data)[:: args.every]
-        res = evaluate_nab(files, d, show=show, jobs=args.jobs)
+        res = evaluate_nab(files, d, make_detectors=make, show=show, jobs=args.jobs)
         report = {
             "nab": res["summary"],
             "baselines": res["baselines"],
             "per_entity": res["per_entity"],
         }
         if args.nab_seeds:
-            report["nab_seeds"] = nab_seed_spread(files, res, args.nab_seeds, show=show, jobs=args.jobs)
-        _write(out, report, _run_info(argv, t0, data=str(data)))
+            report["nab_seeds"] = nab_seed_spread(files, res, args.nab_seeds, show, args.jobs, members)
+        _write(out, report, _run_info(argv, t0, data=str(data), members=pairs))
         return 0
     smd_entities = load_matrix(data / "smd")[:: args.every]
-    smd = evaluate_matrix(smd_entities, d / "smd", show=show, jobs=args.jobs)
-    smd_seeds, smd_seed_seconds = _timed(seed_spread, smd_entities, smd, args.seeds, show, args.jobs)
+    smd = evaluate_matrix(smd_entities, d / "smd", make_detectors=make, show=show, jobs=args.jobs)
+    smd_seeds, smd_seed_seconds = _timed(seed_spread, smd_entities, smd, args.seeds, show, args.jobs, members)
     nab_files = load_nab(data / "nab")[:: args.every]
-    nab = evaluate_nab(nab_files, d / "nab", show=show, jobs=args.jobs)
-    nab_seeds, nab_seed_seconds = _timed(nab_seed_spread, nab_files, nab, args.nab_seeds, show, args.jobs)
+    nab = evaluate_nab(nab_files, d / "nab", make_detectors=make, show=show, jobs=args.jobs)
+    nab_seeds, nab_seed_seconds = _timed(
+        nab_seed_spread, nab_files, nab, args.nab_seeds, show, args.jobs, members
+    )
     baselines = {
         name: {"nab": _nab_shape(nab["baselines"][name]), "smd": smd["baselines"][name]}
         for name in smd["baselines"]
@@ -173,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         argv,
         t0,
         data=str(data),
+        members=pairs,
         smd_seconds=smd["seconds"],
         smd_seed_seconds=smd_seed_seconds,
         nab_seconds=nab["seconds"],

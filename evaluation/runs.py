@@ -34,6 +34,7 @@ from evaluation.nab_score import PROFILES, FileInput, score_corpus
 from evaluation.pointwise import best_f1, best_f1_point_adjusted, event_detection, prf
 from evaluation.progress import progress
 from evaluation.report import MATRIX_FIELDS, SPREAD_FIELDS
+from training.train import TrainParams
 
 OURS = "sentinel"
 EPISODE_GAP = AlertConfig().episode_gap
@@ -48,9 +49,18 @@ NAB_KEYS = {
 }
 
 
-def detectors_for(n_metrics: int, key: str) -> list[OnlineDetector]:
-    """Our detector (with its two stage ablations) and the two outside baselines."""
-    return [SentinelDetector(n_metrics, key), RawIsolationForest(), RollingZScore()]
+def detectors_for(n_metrics: int, key: str, members: int | None = None) -> list[OnlineDetector]:
+    """Our detector (with its stage ablations) and the two outside baselines; ``members``: pairs per
+    model instead of the default (``sentinel-eval --members``)."""
+    return [SentinelDetector(n_metrics, key, _params(members=members)), RawIsolationForest(), RollingZScore()]
+
+
+def _params(seed: int | None = None, members: int | None = None) -> TrainParams:
+    """The evaluation's training parameters, with a seed or a number of pairs other than the default."""
+    p = default_params()
+    return dataclasses.replace(
+        p, seed=p.seed if seed is None else seed, members=p.members if members is None else members
+    )
 
 
 def _filled(score: np.ndarray) -> np.ndarray:
@@ -169,9 +179,9 @@ def evaluate_matrix(
     }
 
 
-def sentinel_only(seed: int, n_metrics: int, key: str) -> list[OnlineDetector]:
+def sentinel_only(seed: int, n_metrics: int, key: str, members: int | None = None) -> list[OnlineDetector]:
     """Our detector alone, trained with ``seed`` (the seed spread refits nothing else)."""
-    return [SentinelDetector(n_metrics, key, dataclasses.replace(default_params(), seed=seed))]
+    return [SentinelDetector(n_metrics, key, _params(seed, members))]
 
 
 def _spread(runs: dict[int, dict[str, Any]], fields: tuple[str, ...]) -> dict[str, Any]:
@@ -197,12 +207,13 @@ def _refit_with_seeds(
     seeds: tuple[int, ...],
     show: bool,
     jobs: int,
+    members: int | None,
 ) -> dict[int, dict[str, Any]]:
     """``base`` (the default seed's run) and, per seed, ``evaluate`` rerun with our detector alone
     refitted with that seed; keyed by seed, default first."""
     runs = {default_params().seed: base}
     for seed in seeds:
-        make = functools.partial(sentinel_only, seed)
+        make = functools.partial(sentinel_only, seed, members=members)
         runs[seed] = evaluate(items, None, make_detectors=make, show=show, jobs=jobs)
     return runs
 
@@ -213,11 +224,13 @@ def seed_spread(
     seeds: tuple[int, ...] = SPREAD_SEEDS,
     show: bool = True,
     jobs: int = 1,
+    members: int | None = None,
 ) -> dict[str, Any]:
     """Our detector's matrix measures with the default training seed (``base``, the result of
     :func:`evaluate_matrix`) and refitted with each of ``seeds``: per seed, the means over entities of
-    :data:`SPREAD_FIELDS` and each entity's point-wise F1; then the mean, min and max over seeds."""
-    runs = _refit_with_seeds(evaluate_matrix, entities, base, seeds, show, jobs)
+    :data:`SPREAD_FIELDS` and each entity's point-wise F1; then the mean, min and max over seeds.
+    ``members``: pairs per model, as in ``base``'s run (None: the default)."""
+    runs = _refit_with_seeds(evaluate_matrix, entities, base, seeds, show, jobs, members)
     out = _spread(runs, SPREAD_FIELDS)
     out["per_entity_f1"] = {
         e.name: [r["per_entity"][OURS][e.name]["f1_pointwise"] for r in runs.values()] for e in entities
@@ -231,10 +244,11 @@ def nab_seed_spread(
     seeds: tuple[int, ...] = SPREAD_SEEDS,
     show: bool = True,
     jobs: int = 1,
+    members: int | None = None,
 ) -> dict[str, Any]:
     """The NAB profile scores, windows detected and false positives of our detector with the default
     training seed (``base``, the result of :func:`evaluate_nab`) and refitted with each of ``seeds``."""
-    runs = _refit_with_seeds(evaluate_nab, files, base, seeds, show, jobs)
+    runs = _refit_with_seeds(evaluate_nab, files, base, seeds, show, jobs, members)
     out = _spread(runs, (*NAB_KEYS.values(), "false_positives"))
     out["windows_detected"] = [r["summary"]["windows_detected"] for r in runs.values()]
     return out

@@ -167,3 +167,25 @@ def test_nab_seed_spread_from_the_command(tmp_path, monkeypatch):
     assert spread["standard"][0] == rep["nab"]["standard"]
     assert len(spread["windows_detected"]) == 2 and all(w.endswith("/1") for w in spread["windows_detected"])
     assert spread["standard_min"] <= spread["standard_mean"] <= spread["standard_max"] <= 100.0
+
+
+def test_members_flag_reaches_every_fit_of_our_detector(tmp_path, monkeypatch):
+    import evaluation.runs as runs
+
+    assert [d.params.members for d in runs.sentinel_only(7, 2, "e", members=1)] == [1]  # type: ignore[attr-defined]
+    assert runs.sentinel_only(7, 2, "e")[0].params.members == 3  # type: ignore[attr-defined]
+    seen: list[int] = []
+
+    class Recording(runs.SentinelDetector):
+        def __init__(self, n_metrics, key="entity", params=None):
+            super().__init__(n_metrics, key, params)
+            seen.append(self.params.members)
+
+    monkeypatch.setattr(runs, "SentinelDetector", Recording)
+    out = tmp_path / "n.json"
+    argv = ["nab", "--data", str(nab_dir(tmp_path)), "--out", str(out), "--jobs", "1", "--quiet"]
+    assert eval_main([*argv, "--members", "1", "--seeds", "7"]) == 0
+    assert seen == [1, 1]  # the default seed's run and seed 7's
+    assert json.loads((tmp_path / "n" / "run.json").read_text())["members"] == 1
+    with pytest.raises(SystemExit):
+        eval_main([*argv, "--members", "0"])
