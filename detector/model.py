@@ -158,11 +158,11 @@ class DetectionModel:
         peers = []
         for i in range(1, int(arrays.get("peers", 0)) + 1):  # absent in models exported before peers
             prefix = f"{_PEER}{i}/"
-            peers.append(
-                cls.from_arrays(
-                    {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}, version
-                )
-            )
+            own = {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
+            peer = cls.from_arrays(own, version)
+            if peer.metrics != metrics or peer.feature_mean.shape != arrays["feature_mean"].shape:
+                raise ValueError(f"pair {i + 1} was trained on other metrics or features than the first pair")
+            peers.append(peer)
         return cls(
             metrics=metrics,
             feature_mean=arrays["feature_mean"],

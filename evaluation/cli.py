@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
                 type=_seeds,
                 default=(),
                 help="NAB: also refit our detector with these training seeds, e.g. 1,2 (off by default: "
-                "about 5 min per seed on 2 cores)",
+                "about 15 min per seed on 2 cores)",
             )
     r = sub.add_parser("results")
     r.add_argument("--eval", default="reports/eval.json")

@@ -67,7 +67,8 @@ def test_members_are_fitted_with_their_own_seeds_and_a_single_pair_has_no_peers(
     base = TrainParams(epochs=1, min_steps=0, min_rows=60)
     trio = fit(x, cfg, base, progress=False)
     assert base.members == 3 and trio.model.members == 3 and len(trio.peers) == 2
-    assert trio.summary["members"] == 3
+    assert trio.summary["members"] == 3 and len(trio.summary["pairs"]) == 3
+    assert trio.summary["pairs"][1] == trio.peers[0].summary
     # the second pair is exactly the pair a one-pair fit makes with seed + 1000
     alone = fit(x, cfg, dataclasses.replace(base, seed=base.seed + 1000, members=1), progress=False)
     assert alone.model.members == 1 and not alone.peers

@@ -59,6 +59,10 @@ def test_the_model_averages_its_pairs_which_differ_by_seed(fitted, cfg):
     restored = type(m).from_arrays(m.to_arrays(), "again")
     assert restored.members == 3
     np.testing.assert_allclose(restored.score(x).score, batch.score, rtol=1e-12)
+    renamed = np.array([f"other_{name}" for name in m.metrics])  # same count, other metrics
+    other = dict(m.to_arrays(), **{"peer2/metrics": renamed})
+    with pytest.raises(ValueError, match="pair 3 was trained on other metrics"):
+        type(m).from_arrays(other, "mixed")
     no_peers = {k: v for k, v in m.to_arrays().items() if "/" not in k and k != "peers"}
     alone = type(m).from_arrays(no_peers, "one pair")  # a model exported before peers
     assert alone.members == 1

@@ -60,7 +60,8 @@ class TrainParams:
 
 
 PEER_SEED_STEP = 1000
-"""Seed distance between a model's pairs: far enough that two models' pairs never share a seed."""
+"""Seed distance between a model's pairs. Models with nearby base seeds (the seed spread's 42, 1, 2)
+share no pair; base seeds 1,000 apart do (42's second pair is 1042's first)."""
 
 
 @dataclass
@@ -149,6 +150,8 @@ def fit(
         first.peers.append(_fit_pair(x, config, replace(params, seed=seed), progress, prior))
     if first.peers:
         first.model.peers = [p.model for p in first.peers]
+        # the top-level fields describe the first pair; "pairs" has every pair's, in order
+        first.summary["pairs"] = [dict(f.summary) for f in (first, *first.peers)]
         first.summary["members"] = params.members
         first.summary["autoencoder_seconds"] = round(
             sum(f.summary["autoencoder_seconds"] for f in (first, *first.peers)), 1
