@@ -17,6 +17,7 @@ import os
 import platform
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -82,19 +83,13 @@ def _seeds(text: str) -> tuple[int, ...]:
 
 
 def _timed(
-    spread: Any,
-    items: list[Any],
-    base: dict[str, Any],
-    seeds: tuple[int, ...],
-    show: bool,
-    jobs: int,
-    members: int | None,
+    seeds: tuple[int, ...], spread: Callable[[], dict[str, Any]]
 ) -> tuple[dict[str, Any] | None, float | None]:
-    """(seed spread, seconds it took), or (None, None) without seeds."""
+    """(``spread()``, seconds it took), or (None, None) without seeds."""
     if not seeds:
         return None, None
     t0 = time.time()
-    return spread(items, base, seeds, show, jobs, members), round(time.time() - t0, 1)
+    return spread(), round(time.time() - t0, 1)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -177,11 +172,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     smd_entities = load_matrix(data / "smd")[:: args.every]
     smd = evaluate_matrix(smd_entities, d / "smd", make_detectors=make, show=show, jobs=args.jobs)
-    smd_seeds, smd_seed_seconds = _timed(seed_spread, smd_entities, smd, args.seeds, show, args.jobs, members)
+    smd_seeds, smd_seed_seconds = _timed(
+        args.seeds, lambda: seed_spread(smd_entities, smd, args.seeds, show, args.jobs, members)
+    )
     nab_files = load_nab(data / "nab")[:: args.every]
     nab = evaluate_nab(nab_files, d / "nab", make_detectors=make, show=show, jobs=args.jobs)
     nab_seeds, nab_seed_seconds = _timed(
-        nab_seed_spread, nab_files, nab, args.nab_seeds, show, args.jobs, members
+        args.nab_seeds, lambda: nab_seed_spread(nab_files, nab, args.nab_seeds, show, args.jobs, members)
     )
     baselines = {
         name: {"nab": _nab_shape(nab["baselines"][name]), "smd": smd["baselines"][name]}
