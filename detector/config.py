@@ -144,6 +144,10 @@ class AlertConfig:
     episode_gap: int = 30
     """An anomaly opens a new episode (``episode_start: true`` in its record) when the entity had
     no anomaly in the previous ``episode_gap`` scored rows; what pages a person is the episode start."""
+    range_tolerance: float = 0.05
+    """A value beyond every value the entity and its model have seen, by more than this share of that
+    range, is an anomaly at once, whatever the score (a range break; Numenta's NAB detectors use the
+    same 5%). Its score is the threshold times the excess in units of this tolerance. 0 disables."""
     contributor_alpha: float = 0.1
     """EW weight of an unusual row's per-metric reconstruction error in the ``contributors`` ranking
     (a row scoring above the normal 99th percentile, calibrated score > 1, or above the threshold): an
@@ -340,6 +344,8 @@ def validate(cfg: Config) -> None:
         raise ConfigError("alert.contributor_alpha must be in (0, 1]")
     if not 0.0 <= cfg.alert.contributor_alpha_normal <= 1.0:
         raise ConfigError("alert.contributor_alpha_normal must be in [0, 1]")
+    if cfg.alert.range_tolerance < 0:
+        raise ConfigError("alert.range_tolerance must be >= 0 (0: off)")
     if not 1 <= cfg.alert.episode_gap <= 255:
         raise ConfigError("alert.episode_gap must be between 1 and 255")
     if cfg.job.state_buckets < 1:

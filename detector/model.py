@@ -70,6 +70,10 @@ class DetectionModel:
     """(n_metrics,) most squared error one metric adds to the row's reconstruction error (None: no
     cap): a metric that barely moved in training (a near-zero scale) and then moves would otherwise
     outweigh all others for as long as it stays there."""
+    value_range: np.ndarray | None = None
+    """(2, n_metrics) lowest and highest value of each metric in the training rows (None: unknown, as in
+    models exported before it); with the range an entity streams, the base of range breaks
+    (:mod:`detector.value_range`)."""
     peers: list[DetectionModel] = field(default_factory=list)
     """Further autoencoder -> Isolation Forest pairs fitted on the same rows with other seeds (each
     with its own split, scaler, caps and calibration). :meth:`score` averages every field of their
@@ -138,6 +142,8 @@ class DetectionModel:
         }
         if self.metric_cap is not None:
             out["metric_cap"] = self.metric_cap
+        if self.value_range is not None:
+            out["value_range"] = self.value_range
         out.update(to_arrays("encoder", self.encoder))
         out.update(to_arrays("decoder", self.decoder))
         out.update(to_arrays("forest", self.forest))
@@ -155,6 +161,9 @@ class DetectionModel:
         metric_cap = arrays.get("metric_cap")  # absent in models exported before the cap
         if metric_cap is not None and metric_cap.shape != (len(metrics),):
             raise ValueError(f"metric_cap has shape {metric_cap.shape}, expected ({len(metrics)},)")
+        value_range = arrays.get("value_range")  # absent in models exported before range breaks
+        if value_range is not None and value_range.shape != (2, len(metrics)):
+            raise ValueError(f"value_range has shape {value_range.shape}, expected (2, {len(metrics)})")
         peers = []
         for i in range(1, int(arrays.get("peers", 0)) + 1):  # absent in models exported before peers
             prefix = f"{_PEER}{i}/"
@@ -175,5 +184,6 @@ class DetectionModel:
             threshold=float(arrays["threshold"]),
             version=version,
             metric_cap=metric_cap,
+            value_range=value_range,
             peers=peers,
         )

@@ -15,10 +15,10 @@ import numpy as np
 from detector.events import MetricEvent
 
 _HEADER = struct.Struct("<HHqqIIBB")  # n_metrics, length, last_ts, pending_ts, count, pos, flags, quiet
-_VERSION_MAGIC = b"S2"
-_ARRAYS_BY_VERSION = {b"S1": 5, b"S2": 6}
-"""Per-metric arrays after the ring, by format: S1 (before contributor smoothing) still loads, so a
-job restored from an older savepoint keeps its windows."""
+_VERSION_MAGIC = b"S3"
+_ARRAYS_BY_VERSION = {b"S1": 5, b"S2": 6, b"S3": 8}
+"""Per-metric arrays after the ring, by format: S1 (before contributor smoothing) and S2 (before the
+streamed value range) still load, so a job restored from an older savepoint keeps its windows."""
 
 
 @dataclass
@@ -32,6 +32,8 @@ class EntityState:
     base_var: np.ndarray  # (n_metrics,)
     pending: np.ndarray  # (n_metrics,) row being assembled for ``pending_ts`` (NaN = not yet seen)
     contrib: np.ndarray  # (n_metrics,) EW mean of each metric's reconstruction error (contributors)
+    seen_low: np.ndarray  # (n_metrics,) lowest value streamed so far (NaN until seen; range breaks)
+    seen_high: np.ndarray  # (n_metrics,) highest value streamed so far
     pos: int = 0  # next write index in ``ring``
     count: int = 0  # complete rows since every metric has been seen
     last_ts: int = -1  # event time of the newest completed row
@@ -51,6 +53,8 @@ class EntityState:
             base_var=np.zeros(n_metrics),
             pending=nan.copy(),
             contrib=np.zeros(n_metrics),
+            seen_low=nan.copy(),
+            seen_high=nan.copy(),
         )
 
     def window(self) -> np.ndarray:
@@ -79,6 +83,8 @@ class EntityState:
                 self.base_var,
                 self.pending,
                 self.contrib,
+                self.seen_low,
+                self.seen_high,
             ]
         ).astype(np.float32)
         return _VERSION_MAGIC + header + arrays.tobytes()
@@ -95,6 +101,11 @@ class EntityState:
         parts = [arr[n + i * m : n + (i + 1) * m].copy() for i in range(n_arrays)]
         if n_arrays < 6:
             parts.append(np.zeros(m))
+        if n_arrays < 8:  # the range streamed before S3 is unknown; the ring's rows are a lower bound
+            ring = arr[:n].reshape(length, m)
+            seen = count > 0
+            parts.append(ring.min(axis=0) if seen else np.full(m, np.nan))
+            parts.append(ring.max(axis=0) if seen else np.full(m, np.nan))
         return cls(
             ring=arr[:n].reshape(length, m).copy(),
             last=parts[0],
@@ -103,6 +114,8 @@ class EntityState:
             base_var=parts[3],
             pending=parts[4],
             contrib=parts[5],
+            seen_low=parts[6],
+            seen_high=parts[7],
             pos=pos,
             count=count,
             last_ts=last_ts,

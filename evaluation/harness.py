@@ -2,7 +2,7 @@
 
 Our detector (:class:`SentinelDetector`) is the job's own path: ``MetricEvent`` -> ``EntityDetector.step``
 (the function the Flink KeyedProcessFunction calls: rolling window, numba features, autoencoder ->
-Isolation Forest, calibrated score, threshold, k-of-n alert) -> score record. Models come from
+Isolation Forest, calibrated score, threshold, k-of-n alert or range break) -> score record. Models come from
 ``training.train.fit``. Online by construction: a detector scores a chunk of rows in time order, one
 event at a time, and is (re)fitted only on rows that precede the next chunk.
 
@@ -147,6 +147,7 @@ class SentinelDetector:
         alert = np.zeros(n, dtype=np.int8)
         onset = np.zeros(n, dtype=np.int8)
         contrib = np.full((n, len(self.metrics)), np.nan)
+        range_score = np.full(n, np.nan)  # a range break's record score (NaN elsewhere)
         blob = self.state.to_bytes()
         for i, ev in enumerate(events(self.key, self.metrics, rows, times_ms)):
             # as the job does per event: state from its stored bytes (float32 arrays), step, store again
@@ -159,6 +160,8 @@ class SentinelDetector:
             for rec in out.scores:
                 alert[i] = rec["status"] == "anomaly"
                 onset[i] = bool(rec.get("episode_start"))
+                if "beyond_range" in rec:
+                    range_score[i] = rec["score"]
             for _, f in out.features:
                 feats[i] = f
                 contrib[i] = state.contrib  # the ranking behind an anomaly's ``contributors``
@@ -171,7 +174,7 @@ class SentinelDetector:
         forest = np.full(n, np.nan)
         if ok.any():
             batch = model.score(feats[ok])  # the same function step() called, batched
-            score[ok] = batch.score
+            score[ok] = np.fmax(batch.score, range_score[ok])
             recon[ok] = batch.recon
             forest[ok] = batch.iforest
             z, _, _, _ = model.reconstruct(feats[ok])

@@ -107,6 +107,7 @@ def test_anomalies_mark_the_start_of_an_episode():
         metrics = ("a",)
         threshold = 1.0
         version = "fixed"
+        value_range = None
         feature_mean = np.zeros(14)
 
         def score(self, feats):
@@ -140,6 +141,7 @@ def test_contributors_rank_metrics_by_their_smoothed_error():
         metrics = ("a", "b")
         threshold = 1.5
         version = "fixed"
+        value_range = None
         feature_mean = np.zeros(28)
 
         def score(self, feats):

@@ -17,6 +17,7 @@ from detector.features import feature_names
 from detector.inference import DenseStack, ForestArrays
 from detector.model import Calibration, DetectionModel
 from detector.model_store import INFERENCE_FILE, write_manifest
+from detector.value_range import training_range
 
 
 @dataclass
@@ -144,6 +145,7 @@ def fit(
     if params.members < 1:
         raise ValueError("members must be at least 1")
     first = _fit_pair(x, config, params, progress, warm_start)
+    first.model.value_range = training_range(x, len(config.stream.metrics))
     for i in range(1, params.members):
         seed = params.seed + i * PEER_SEED_STEP
         prior = warm_start.peers[i - 1] if warm_start is not None and i <= len(warm_start.peers) else None
