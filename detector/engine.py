@@ -16,7 +16,7 @@ from detector.config import Config
 from detector.events import MetricEvent
 from detector.features import N_PER_METRIC, compute_features
 from detector.model import NORMAL_UPPER, DetectionModel
-from detector.value_range import known_range, range_excess
+from detector.value_range import check_and_extend
 from detector.windows import EntityState, LateEvent, Row, observe
 
 MAX_CONTRIBUTORS = 3
@@ -80,10 +80,13 @@ class EntityDetector:
 
     def _score_row(self, state: EntityState, key: str, row: Row, now_ms: int, out: StepOutput) -> None:
         base = {"key": key, "event_time": iso_ms(row.timestamp_ms), "event_time_ms": row.timestamp_ms}
-        low, high = known_range(self.model.value_range, state.seen_low, state.seen_high)
-        excess = range_excess(row.values, low, high, self.cfg.alert.range_tolerance)
-        np.fmin(state.seen_low, row.values, out=state.seen_low)
-        np.fmax(state.seen_high, row.values, out=state.seen_high)
+        excess = check_and_extend(
+            row.values,
+            self.model.value_range,
+            state.seen_low,
+            state.seen_high,
+            self.cfg.alert.range_tolerance,
+        )
         if state.count < self.cfg.window.warmup:
             out.scores.append(
                 dict(base, status="warming_up", warmup_remaining=self.cfg.window.warmup - state.count)
@@ -94,10 +97,10 @@ class EntityDetector:
         batch = self.model.score(feats)
         threshold = self.model.threshold
         model_score = float(batch.score[0])
-        broken = excess > 1.0
-        range_break = bool(broken.any())
+        worst = float(excess.max())
+        range_break = worst > 1.0
         # a range break scores the threshold times its excess: severity and ranking see how far out it is
-        score = max(model_score, threshold * float(excess.max())) if range_break else model_score
+        score = max(model_score, threshold * worst) if range_break else model_score
         above = score > threshold
         alert_cfg = self.cfg.alert
         unusual = above or score > NORMAL_UPPER
@@ -113,7 +116,7 @@ class EntityDetector:
             model_version=self.model.version,
         )
         if range_break:
-            record["beyond_range"] = [self.metrics[i] for i in np.flatnonzero(broken)]
+            record["beyond_range"] = [self.metrics[i] for i in np.flatnonzero(excess > 1.0)]
         if is_anomaly:
             record["episode_start"] = state.quiet >= self.cfg.alert.episode_gap
             state.quiet = 0

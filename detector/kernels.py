@@ -1,4 +1,4 @@
-"""Numba-compiled inner loops of the per-event path: window features and tree traversal.
+"""Numba-compiled inner loops of the per-event path: window features, tree traversal, range breaks.
 
 On arrays this small (30 x 5 windows, 100 trees of depth 8), numpy's per-call overhead dominates;
 compiled loops are 10-50x faster. These are the only implementations (the stream, training and
@@ -188,3 +188,41 @@ def reconstruction_stats(
             j0 = m * per
             expected_last[r, m] = xhat[r, j0] * scale[j0] + mean[j0]
         log_err[r] = math.log(total / d + 1e-9)
+
+
+@njit(cache=True)
+def range_break(
+    values: np.ndarray,
+    model_low: np.ndarray,
+    model_high: np.ndarray,
+    seen_low: np.ndarray,
+    seen_high: np.ndarray,
+    tolerance: float,
+    excess: np.ndarray,
+) -> float:
+    """Per metric: how far ``values`` lie outside the known range (the model's joined with the streamed
+    one; NaN bounds are unknown), in units of ``tolerance`` x its width, into ``excess`` (0 inside, for
+    an unknown or zero-width range, or when ``tolerance`` is 0); then extend the streamed range by
+    ``values``. Returns the largest excess."""
+    worst = 0.0
+    for m in range(values.shape[0]):
+        v = values[m]
+        lo = seen_low[m]
+        hi = seen_high[m]
+        if not math.isnan(model_low[m]) and not lo <= model_low[m]:  # NaN-aware min
+            lo = model_low[m]
+        if not math.isnan(model_high[m]) and not hi >= model_high[m]:
+            hi = model_high[m]
+        width = hi - lo
+        e = 0.0
+        if tolerance > 0 and width > 0:  # False for NaN bounds too
+            beyond = max(v - hi, lo - v)
+            if beyond > 0:
+                e = beyond / (tolerance * width)
+        excess[m] = e
+        worst = max(worst, e)
+        if not v >= seen_low[m]:  # v below, or nothing seen yet (NaN)
+            seen_low[m] = v
+        if not v <= seen_high[m]:
+            seen_high[m] = v
+    return worst

@@ -4,14 +4,18 @@ A new extreme is what people who label incidents mark first, and what a model tr
 can score as merely unusual. Numenta's NAB detectors flag a value outside the range seen so far by more
 than 5% of that range ("spatial anomaly", ``SPATIAL_TOLERANCE = 0.05``), whatever the model says; so
 does ours, with the same published tolerance (``alert.range_tolerance``) rather than one fitted here.
-Pure numpy: the engine calls it per row, training computes the model's range with it.
+No Flink or Redis here: the engine calls it on every row (a compiled kernel), training takes the
+model's range from it.
 """
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from detector.features import FEATURES_PER_METRIC, N_PER_METRIC
+from detector.kernels import range_break
 
 _LAST = FEATURES_PER_METRIC.index("last")
 
@@ -22,22 +26,26 @@ def training_range(features: np.ndarray, n_metrics: int) -> np.ndarray:
     return np.stack([last.min(axis=0), last.max(axis=0)])
 
 
-def known_range(
-    model_range: np.ndarray | None, seen_low: np.ndarray, seen_high: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """The union of the model's training range and the range the entity has streamed (NaN = unknown)."""
-    if model_range is None:
-        return seen_low, seen_high
-    return np.fmin(model_range[0], seen_low), np.fmax(model_range[1], seen_high)
+def check_and_extend(
+    values: np.ndarray,
+    model_range: np.ndarray | None,
+    seen_low: np.ndarray,
+    seen_high: np.ndarray,
+    tolerance: float,
+) -> np.ndarray:
+    """Per metric: how far ``values`` lie outside the known range (the model's training range joined
+    with the streamed ``seen_low``/``seen_high``), in units of ``tolerance`` x its width; above 1 is a
+    range break. 0 inside, for an unknown (NaN) or zero-width range, and when ``tolerance`` is 0 (off).
+    Then extends the streamed range by ``values`` (in place)."""
+    low, high = (model_range[0], model_range[1]) if model_range is not None else _unknown(len(values))
+    excess = np.empty(len(values))
+    range_break(values, low, high, seen_low, seen_high, tolerance, excess)
+    return excess
 
 
-def range_excess(values: np.ndarray, low: np.ndarray, high: np.ndarray, tolerance: float) -> np.ndarray:
-    """Per metric: how far ``values`` lie outside [low, high], in units of ``tolerance`` x the range's
-    width; above 1 is a range break. 0 inside the range, for an unknown (NaN) or zero-width range, and
-    when ``tolerance`` is 0 (the rule is off)."""
-    width = high - low
-    if tolerance <= 0:
-        return np.zeros_like(values)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        beyond = np.maximum(values - high, low - values) / (tolerance * width)
-    return np.where((width > 0) & (beyond > 0), beyond, 0.0)
+@functools.cache
+def _unknown(n_metrics: int) -> tuple[np.ndarray, np.ndarray]:
+    """All-NaN bounds (read-only, shared): a model without a training range."""
+    nan = np.full(n_metrics, np.nan)
+    nan.flags.writeable = False
+    return nan, nan

@@ -39,6 +39,7 @@ def test_lists_and_bools_from_strings():
         ("alert.contributor_alpha=0", "contributor_alpha"),
         ("alert.contributor_alpha_normal=1.5", "contributor_alpha_normal"),
         ("alert.contributor_alpha_normal=-0.1", "contributor_alpha_normal"),
+        ("alert.range_tolerance=-0.05", "range_tolerance"),
     ],
 )
 def test_bad_values_are_named(override, message):

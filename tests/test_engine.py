@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pytest
 
 from alerting.dedupe import AlertDeduper
 from detector.baseline import StaticThresholds
@@ -181,3 +182,49 @@ def test_contributors_rank_metrics_by_their_smoothed_error():
     assert first_contributor(0.05, 0.05, 0.8) == "a"  # unless normal rows count as much
     # a model whose threshold sits below the normal 99th percentile: rows above it count as unusual
     assert first_contributor(0.05, 0.0, 0.8, threshold=0.5) == "a"
+
+
+def test_a_value_beyond_every_value_seen_is_an_anomaly_at_once():
+    """A range break: more than ``alert.range_tolerance`` of the known range beyond it, where the known
+    range is the model's training range joined with what the entity streamed; k of n does not apply."""
+    from detector.config import load_config
+    from detector.model import ScoreBatch
+
+    class Quiet:
+        """A stand-in model that finds nothing unusual."""
+
+        metrics = ("a", "b")
+        threshold = 1.5
+        version = "quiet"
+        feature_mean = np.zeros(28)
+        value_range = None
+
+        def score(self, feats):
+            return ScoreBatch(np.zeros(1), np.zeros(1), np.zeros(1), np.ones((1, 2)), np.zeros((1, 2)))
+
+    def run_values(a_values, tolerance=0.05, value_range=None):
+        cfg = load_config(env={}, overrides=["stream.metrics=a,b", f"alert.range_tolerance={tolerance}"])
+        model = Quiet()
+        model.value_range = value_range
+        det = EntityDetector(cfg, model)  # type: ignore[arg-type]
+        st = det.new_state()
+        normal = [float(i % 11) / 10 for i in range(cfg.window.warmup + 20)]  # a in [0, 1]
+        records = []
+        for t, a in enumerate(normal + a_values):
+            out = det.step(st, MetricEvent("k", 1000 * (t + 1), {"a": a, "b": 5.0}), 0)
+            st = EntityState.from_bytes(st.to_bytes())  # the job's round trip keeps the range
+            records += out.scores
+        return records[len(normal) :], out
+
+    recs, out = run_values([1.04, 1.2, 1.21, 1.5, -0.2])
+    assert [r["status"] for r in recs] == ["normal", "anomaly", "normal", "anomaly", "anomaly"]
+    assert recs[1]["beyond_range"] == ["a"] and recs[1]["episode_start"] is True
+    # the score is the threshold times the excess in tolerances of the range known then ([0, 1.04])
+    assert recs[1]["score"] == pytest.approx(1.5 * 0.16 / (0.05 * 1.04), rel=1e-5)
+    assert recs[3]["score"] == pytest.approx(1.5 * 0.29 / (0.05 * 1.21), rel=1e-5)
+    assert "beyond_range" not in recs[0] and "beyond_range" not in recs[2]
+    assert out.anomalies[-1]["beyond_range"] == ["a"]  # below the lowest value, too
+    # b never moved (a zero-width range): it never breaks; the rule off, or a model that saw more: no break
+    assert [r["status"] for r in run_values([1.2], tolerance=0.0)[0]] == ["normal"]
+    wide = np.array([[-1.0, 0.0], [2.0, 10.0]])
+    assert [r["status"] for r in run_values([1.2, -0.2], value_range=wide)[0]] == ["normal", "normal"]

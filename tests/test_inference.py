@@ -148,3 +148,49 @@ def test_fit_refuses_a_negative_metric_cap(cfg):
 
     with pytest.raises(ValueError, match="metric_cap"):
         fit(np.ones((300, 14 * len(cfg.stream.metrics))), cfg, TrainParams(metric_cap=-1.0), progress=False)
+
+
+def test_the_model_keeps_the_range_of_its_training_rows(fitted, cfg):
+    from detector.engine import featurize
+    from generator.simulate import FleetSpec
+    from training.data import simulated_events
+
+    x, _, _ = featurize(simulated_events(FleetSpec(hosts=40, seed=42), 500, 1_700_000_000_000, cfg), cfg)
+    last = x[:, 0::14]  # each metric's ``last`` feature: its value
+    vr = fitted.model.value_range
+    assert vr is not None and vr.shape == (2, len(cfg.stream.metrics))
+    np.testing.assert_array_equal(vr, [last.min(axis=0), last.max(axis=0)])
+    arrays = fitted.model.to_arrays()
+    np.testing.assert_array_equal(type(fitted.model).from_arrays(arrays, "again").value_range, vr)
+    old = {k: v for k, v in arrays.items() if k != "value_range"}  # exported before range breaks
+    assert type(fitted.model).from_arrays(old, "old").value_range is None
+    with pytest.raises(ValueError, match="value_range has shape"):
+        type(fitted.model).from_arrays(dict(arrays, value_range=vr[:, :-1]), "bad")
+
+
+def test_range_break_kernel_equals_plain_numpy():
+    from detector.value_range import check_and_extend
+
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        n = 4
+        values = rng.normal(size=n) * 3
+        model = rng.normal(size=(2, n))
+        model.sort(axis=0)
+        seen = rng.normal(size=(2, n))
+        seen.sort(axis=0)
+        seen[:, rng.random(n) < 0.3] = np.nan  # nothing streamed yet
+        seen[:, rng.random(n) < 0.2] = 0.5  # a zero-width streamed range
+        use_model = rng.random() < 0.5
+        tol = float(rng.choice([0.0, 0.05, 0.2]))
+        low = np.fmin(model[0], seen[0]) if use_model else seen[0]
+        high = np.fmax(model[1], seen[1]) if use_model else seen[1]
+        width = high - low
+        with np.errstate(invalid="ignore", divide="ignore"):
+            beyond = np.maximum(values - high, low - values) / (tol * width)
+        want = np.where((tol > 0) & (width > 0) & (beyond > 0), beyond, 0.0)
+        lo, hi = seen[0].copy(), seen[1].copy()
+        got = check_and_extend(values, model if use_model else None, lo, hi, tol)
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+        np.testing.assert_array_equal(lo, np.fmin(seen[0], values))  # the streamed range grew
+        np.testing.assert_array_equal(hi, np.fmax(seen[1], values))

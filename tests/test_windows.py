@@ -109,3 +109,19 @@ def test_state_saved_before_contributor_smoothing_still_loads():
     assert back.contrib.tolist() == [0.0, 0.0] and back.count == s.count
     with pytest.raises(ValueError, match="unknown entity state format"):
         EntityState.from_bytes(b"S9" + new[2:])
+
+
+def test_state_saved_before_the_streamed_range_still_loads_with_the_ring_as_its_range():
+    s = EntityState.new(2, 5)
+    s.seen_low[:] = [-9.0, -9.0]
+    s.seen_high[:] = [9.0, 9.0]
+    for t in range(7):
+        observe(s, ev(1000 * (t + 1), a=float(t), b=1.0), M, 0.3, 0.02)
+    new = s.to_bytes()
+    assert EntityState.from_bytes(new).seen_high.tolist() == [9.0, 9.0]
+    old = b"S2" + new[2 : len(new) - 2 * 2 * 4]  # format S2: without the two range arrays
+    back = EntityState.from_bytes(old)
+    assert back.seen_low.tolist() == [2.0, 1.0] and back.seen_high.tolist() == [6.0, 1.0]  # the ring's rows
+    np.testing.assert_allclose(back.window(), s.window(), rtol=1e-6)
+    empty = EntityState.new(2, 5).to_bytes()
+    assert np.isnan(EntityState.from_bytes(b"S2" + empty[2 : len(empty) - 16]).seen_low).all()
