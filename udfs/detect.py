@@ -80,6 +80,7 @@ class DetectAnomalies(KeyedProcessFunction):
         group = runtime_context.get_metrics_group().add_group("sentinel")
         self.m_rows = group.counter("rows_scored")
         self.m_anomalies = group.counter("anomalies")
+        self.m_range_breaks = group.counter("range_breaks")
         self.m_late = group.counter("events_late")
         self.m_behind_wm = group.counter("events_behind_watermark")
         self.m_warming = group.counter("rows_warming_up")
@@ -117,6 +118,8 @@ class DetectAnomalies(KeyedProcessFunction):
         self.state.put(event.key, state.to_bytes())
         for rec in out.anomalies:
             self.m_anomalies.inc()
+            if "beyond_range" in rec:
+                self.m_range_breaks.inc()
             yield f"{event.key}\t{json.dumps(rec)}"
         for rec in out.scores:
             if rec["status"] == "warming_up":
