@@ -19,6 +19,12 @@ from detector.model import DetectionModel
 
 MANIFEST = "manifest.json"
 INFERENCE_FILE = "inference.npz"
+MODEL_FORMAT = 3
+"""What ``inference.npz`` holds, written to the manifest as ``format``: 1 one autoencoder -> Isolation
+Forest pair, 2 with peers (pairs averaged), 3 with the training range (range breaks). This code reads
+every format up to its own and refuses newer ones, which it would score wrongly (e.g. a format-1 reader
+scores a format-2 model with its first pair only). A manifest without the field is format 1 or 2: both
+load. Jobs built before this field existed do not check it."""
 
 
 class ModelIntegrityError(RuntimeError):
@@ -63,6 +69,12 @@ def verify(model_dir: str | Path) -> dict[str, Any]:
         manifest = json.loads((d / MANIFEST).read_text())
     except (OSError, json.JSONDecodeError) as e:
         raise ModelIntegrityError(f"{d / MANIFEST}: unreadable manifest ({e})") from None
+    fmt = manifest.get("format", 1)
+    if not isinstance(fmt, int) or fmt > MODEL_FORMAT:
+        raise ModelIntegrityError(
+            f"model {d} has format {fmt!r}, newer than this code reads (up to {MODEL_FORMAT}); "
+            "upgrade the job before deploying this model"
+        )
     spec = manifest.get("feature_spec") or {}
     current = feature_names(list(spec.get("metrics", [])))
     if "feature_names" in spec and spec["feature_names"] != current:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from detector.model_reload import ModelWatcher
-from detector.model_store import ModelIntegrityError, load_model, resolve_model_dir, verify
+from detector.model_store import MODEL_FORMAT, ModelIntegrityError, load_model, resolve_model_dir, verify
 
 
 def test_exported_model_loads_and_scores_like_the_fitted_one(model_dir, fitted):
@@ -21,6 +21,7 @@ def test_exported_model_loads_and_scores_like_the_fitted_one(model_dir, fitted):
     }
     assert set(manifest["files"]) == {"inference.npz", *pairs}
     assert manifest["members"] == model.members == 3 and len(model.peers) == 2
+    assert manifest["format"] == MODEL_FORMAT and model.value_range is not None
     assert manifest["feature_spec"]["metrics"] == model.metrics
     assert "scikit-learn" in manifest["libraries"] and manifest["threshold"] == model.threshold
     x = (
@@ -142,3 +143,15 @@ def test_a_model_of_another_feature_definition_is_refused(model_dir, tmp_path):
     (d / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(ModelIntegrityError, match="another feature definition"):
         verify(d)
+
+
+def test_a_model_of_a_newer_format_is_refused_and_one_without_a_format_loads(model_dir, tmp_path):
+    d = tmp_path / model_dir.name
+    shutil.copytree(model_dir, d)
+    manifest = json.loads((d / "manifest.json").read_text())
+    (d / "manifest.json").write_text(json.dumps(dict(manifest, format=MODEL_FORMAT + 1)))
+    with pytest.raises(ModelIntegrityError, match=f"format {MODEL_FORMAT + 1}, newer than this code reads"):
+        verify(d)
+    del manifest["format"]  # exported before the field
+    (d / "manifest.json").write_text(json.dumps(manifest))
+    assert load_model(d)[0].members == 3

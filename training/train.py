@@ -16,7 +16,7 @@ from detector.config import Config
 from detector.features import feature_names
 from detector.inference import DenseStack, ForestArrays
 from detector.model import Calibration, DetectionModel
-from detector.model_store import INFERENCE_FILE, write_manifest
+from detector.model_store import INFERENCE_FILE, MODEL_FORMAT, write_manifest
 from detector.value_range import training_range
 
 
@@ -293,6 +293,7 @@ def export(
     version = time.strftime("v%Y%m%d-%H%M%S-", time.gmtime()) + digest
     info = {
         "version": version,
+        "format": MODEL_FORMAT,
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "feature_spec": {
             "metrics": list(config.stream.metrics),
