@@ -1,12 +1,12 @@
 """Range breaks: a value beyond every value the entity and its model have seen.
 
-A new extreme is what people who label incidents mark first, and what a model trained on the old range
-can score as merely unusual. Numenta's NAB detectors flag a value outside the range seen so far by more
-than 5% of that range ("spatial anomaly", ``SPATIAL_TOLERANCE = 0.05``), whatever the model says; so
-does ours, with the same published tolerance (``alert.range_tolerance``) rather than one fitted here.
-No Flink or Redis here: the engine calls it on every row (a compiled kernel), training takes the
-model's range from it.
-"""
+A new extreme is what people who label incidents mark first. Numenta's NAB detectors flag a value
+outside the range seen so far by more than 5% of that range ("spatial anomaly", ``SPATIAL_TOLERANCE =
+0.05``) whatever their model says. Ours uses the same published tolerance (``alert.range_tolerance``),
+not one fitted here, but only as corroboration: a row the model already scores above the threshold
+alerts at once instead of waiting for k of n (on NAB that is all of the gain; alerting on the range
+alone adds false alerts on the simulated fleet). No Flink or Redis here: the engine calls it on every
+row (a compiled kernel), training takes the model's range from it."""
 
 from __future__ import annotations
 

@@ -184,47 +184,54 @@ def test_contributors_rank_metrics_by_their_smoothed_error():
     assert first_contributor(0.05, 0.0, 0.8, threshold=0.5) == "a"
 
 
-def test_a_value_beyond_every_value_seen_is_an_anomaly_at_once():
-    """A range break: more than ``alert.range_tolerance`` of the known range beyond it, where the known
-    range is the model's training range joined with what the entity streamed; k of n does not apply."""
+def test_a_score_above_the_threshold_on_a_value_beyond_every_value_seen_alerts_at_once():
+    """A range break: a row above the threshold whose value lies more than ``alert.range_tolerance`` of
+    the known range beyond it (the model's training range joined with what the entity streamed) is an
+    anomaly without waiting for k of n; a break the model does not score above the threshold is not."""
     from detector.config import load_config
     from detector.model import ScoreBatch
 
-    class Quiet:
-        """A stand-in model that finds nothing unusual."""
+    class OutsideUnitRange:
+        """A stand-in model: 2.0 (above the threshold) when a is outside [0, 1], else 0; b is ignored."""
 
         metrics = ("a", "b")
         threshold = 1.5
-        version = "quiet"
+        version = "stand-in"
         feature_mean = np.zeros(28)
         value_range = None
 
         def score(self, feats):
-            return ScoreBatch(np.zeros(1), np.zeros(1), np.zeros(1), np.ones((1, 2)), np.zeros((1, 2)))
+            s = np.array([2.0 if not 0.0 <= feats[0] <= 1.0 else 0.0])
+            return ScoreBatch(s, s, s, np.ones((1, 2)), np.zeros((1, 2)))
 
-    def run_values(a_values, tolerance=0.05, value_range=None):
+    def run_values(rows, tolerance=0.05, value_range=None):
         cfg = load_config(env={}, overrides=["stream.metrics=a,b", f"alert.range_tolerance={tolerance}"])
-        model = Quiet()
+        model = OutsideUnitRange()
         model.value_range = value_range
         det = EntityDetector(cfg, model)  # type: ignore[arg-type]
         st = det.new_state()
-        normal = [float(i % 11) / 10 for i in range(cfg.window.warmup + 20)]  # a in [0, 1]
+        # a in [0, 1], b in [4, 6]
+        normal = [(float(i % 11) / 10, 4.0 + float(i % 3)) for i in range(cfg.window.warmup + 20)]
         records = []
-        for t, a in enumerate(normal + a_values):
-            out = det.step(st, MetricEvent("k", 1000 * (t + 1), {"a": a, "b": 5.0}), 0)
+        for t, (a, b) in enumerate(normal + rows):
+            out = det.step(st, MetricEvent("k", 1000 * (t + 1), {"a": a, "b": b}), 0)
             st = EntityState.from_bytes(st.to_bytes())  # the job's round trip keeps the range
             records += out.scores
-        return records[len(normal) :], out
+        return records[len(normal) :]
 
-    recs, out = run_values([1.04, 1.2, 1.21, 1.5, -0.2])
-    assert [r["status"] for r in recs] == ["normal", "anomaly", "normal", "anomaly", "anomaly"]
-    assert recs[1]["beyond_range"] == ["a"] and recs[1]["episode_start"] is True
-    # the score is the threshold times the excess in tolerances of the range known then ([0, 1.04])
-    assert recs[1]["score"] == pytest.approx(1.5 * 0.16 / (0.05 * 1.04), rel=1e-5)
-    assert recs[3]["score"] == pytest.approx(1.5 * 0.29 / (0.05 * 1.21), rel=1e-5)
-    assert "beyond_range" not in recs[0] and "beyond_range" not in recs[2]
-    assert out.anomalies[-1]["beyond_range"] == ["a"]  # below the lowest value, too
-    # b never moved (a zero-width range): it never breaks; the rule off, or a model that saw more: no break
-    assert [r["status"] for r in run_values([1.2], tolerance=0.0)[0]] == ["normal"]
+    quiet = (0.5, 5.0)  # between single rows above the threshold, so that 2 of 3 never holds
+    rows = [(1.04, 5.0), quiet, quiet, (1.2, 5.0), quiet, quiet, (1.21, 5.0), quiet, quiet, (-0.2, 5.0)]
+    recs = run_values([*rows, quiet, quiet, (0.5, 7.0)])
+    status = [r["status"] for r in recs]
+    # 1.04: above the threshold, 0.8 tolerances out; 1.2: a break of [0, 1.04]; 1.21: within [0, 1.2]
+    assert status[:10] == ["normal"] * 3 + ["anomaly"] + ["normal"] * 5 + ["anomaly"]
+    assert recs[3]["beyond_range"] == ["a"] and recs[3]["episode_start"] is True
+    # its score is the threshold times the excess in tolerances of the range known then, [0, 1.04]
+    assert recs[3]["score"] == pytest.approx(1.5 * 0.16 / (0.05 * 1.04), rel=1e-5)
+    assert recs[9]["beyond_range"] == ["a"]  # below the lowest value, too
+    assert all("beyond_range" not in r for i, r in enumerate(recs) if i not in (3, 9))
+    assert status[-1] == "normal"  # b broke its range, but the model scores the row 0: no alert
+    # the rule off, or a model that saw a wider range: k of n alone, so no anomaly
+    assert "anomaly" not in [r["status"] for r in run_values(rows, tolerance=0.0)]
     wide = np.array([[-1.0, 0.0], [2.0, 10.0]])
-    assert [r["status"] for r in run_values([1.2, -0.2], value_range=wide)[0]] == ["normal", "normal"]
+    assert "anomaly" not in [r["status"] for r in run_values(rows, value_range=wide)]
