@@ -145,10 +145,11 @@ class AlertConfig:
     """An anomaly opens a new episode (``episode_start: true`` in its record) when the entity had
     no anomaly in the previous ``episode_gap`` scored rows; what pages a person is the episode start."""
     range_tolerance: float = 0.05
-    """A row scoring above the threshold whose value lies beyond every value the entity and its model
-    have seen, by more than this share of that range, is an anomaly at once, without k of n (a range
-    break; Numenta's NAB detectors use the same 5% for their "spatial anomaly"). Its score is the larger
-    of the model's and the threshold times the excess in units of this tolerance. 0 disables."""
+    """A value beyond every value the entity and its model have seen, by more than this share of that
+    range, on a row the model finds unusual (score above the normal 99th percentile), is an anomaly at
+    once, without k of n (a range break; Numenta's NAB detectors use the same 5% for their "spatial
+    anomaly"). Its score is the larger of the model's and the threshold times the excess in units of
+    this tolerance. 0 disables."""
     contributor_alpha: float = 0.1
     """EW weight of an unusual row's per-metric reconstruction error in the ``contributors`` ranking
     (a row scoring above the normal 99th percentile, calibrated score > 1, or above the threshold): an

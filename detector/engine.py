@@ -98,9 +98,9 @@ class EntityDetector:
         threshold = self.model.threshold
         model_score = float(batch.score[0])
         worst = float(excess.max())
-        # a range break: a row above the threshold whose value lies beyond every value seen alerts at once
-        # (k of n waived), scored by its excess if that is higher, so severity sees how far out it is
-        range_break = worst > 1.0 and model_score > threshold
+        # a range break: a value beyond every value seen, on a row the model finds unusual (above the normal
+        # 99th percentile), alerts at once, scored by its excess if higher: severity sees how far out it is
+        range_break = worst > 1.0 and model_score > NORMAL_UPPER
         score = max(model_score, threshold * worst) if range_break else model_score
         above = score > threshold
         alert_cfg = self.cfg.alert

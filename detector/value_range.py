@@ -3,9 +3,9 @@
 A new extreme is what people who label incidents mark first. Numenta's NAB detectors flag a value
 outside the range seen so far by more than 5% of that range ("spatial anomaly", ``SPATIAL_TOLERANCE =
 0.05``) whatever their model says. Ours uses the same published tolerance (``alert.range_tolerance``),
-not one fitted here, but only as corroboration: a row the model already scores above the threshold
-alerts at once instead of waiting for k of n (on NAB that is all of the gain; alerting on the range
-alone adds false alerts on the simulated fleet). No Flink or Redis here: the engine calls it on every
+not one fitted here, and only on rows the model also finds unusual (above the normal 99th percentile,
+calibrated score 1): alone, the range adds false alerts on the simulated fleet, where a host's values
+can lie a little past the training hosts' pooled range. No Flink or Redis here: the engine calls it on every
 row (a compiled kernel), training takes the model's range from it."""
 
 from __future__ import annotations

@@ -184,15 +184,15 @@ def test_contributors_rank_metrics_by_their_smoothed_error():
     assert first_contributor(0.05, 0.0, 0.8, threshold=0.5) == "a"
 
 
-def test_a_score_above_the_threshold_on_a_value_beyond_every_value_seen_alerts_at_once():
-    """A range break: a row above the threshold whose value lies more than ``alert.range_tolerance`` of
-    the known range beyond it (the model's training range joined with what the entity streamed) is an
-    anomaly without waiting for k of n; a break the model does not score above the threshold is not."""
+def test_an_unusual_row_with_a_value_beyond_every_value_seen_alerts_at_once():
+    """A range break: a value more than ``alert.range_tolerance`` of the known range beyond it (the model's
+    training range joined with what the entity streamed), on a row the model scores above the normal 99th
+    percentile, is an anomaly without waiting for k of n; a break on a row the model finds normal is not."""
     from detector.config import load_config
     from detector.model import ScoreBatch
 
     class OutsideUnitRange:
-        """A stand-in model: 2.0 (above the threshold) when a is outside [0, 1], else 0; b is ignored."""
+        """A stand-in model: 1.2 (unusual, below the threshold) when a is outside [0, 1], else 0."""
 
         metrics = ("a", "b")
         threshold = 1.5
@@ -201,7 +201,7 @@ def test_a_score_above_the_threshold_on_a_value_beyond_every_value_seen_alerts_a
         value_range = None
 
         def score(self, feats):
-            s = np.array([2.0 if not 0.0 <= feats[0] <= 1.0 else 0.0])
+            s = np.array([1.2 if not 0.0 <= feats[0] <= 1.0 else 0.0])
             return ScoreBatch(s, s, s, np.ones((1, 2)), np.zeros((1, 2)))
 
     def run_values(rows, tolerance=0.05, value_range=None):
@@ -219,11 +219,11 @@ def test_a_score_above_the_threshold_on_a_value_beyond_every_value_seen_alerts_a
             records += out.scores
         return records[len(normal) :]
 
-    quiet = (0.5, 5.0)  # between single rows above the threshold, so that 2 of 3 never holds
+    quiet = (0.5, 5.0)
     rows = [(1.04, 5.0), quiet, quiet, (1.2, 5.0), quiet, quiet, (1.21, 5.0), quiet, quiet, (-0.2, 5.0)]
     recs = run_values([*rows, quiet, quiet, (0.5, 7.0)])
     status = [r["status"] for r in recs]
-    # 1.04: above the threshold, 0.8 tolerances out; 1.2: a break of [0, 1.04]; 1.21: within [0, 1.2]
+    # 1.04: unusual, 0.8 tolerances out; 1.2: a break of [0, 1.04]; 1.21: within [0, 1.2]
     assert status[:10] == ["normal"] * 3 + ["anomaly"] + ["normal"] * 5 + ["anomaly"]
     assert recs[3]["beyond_range"] == ["a"] and recs[3]["episode_start"] is True
     # its score is the threshold times the excess in tolerances of the range known then, [0, 1.04]
@@ -231,7 +231,7 @@ def test_a_score_above_the_threshold_on_a_value_beyond_every_value_seen_alerts_a
     assert recs[9]["beyond_range"] == ["a"]  # below the lowest value, too
     assert all("beyond_range" not in r for i, r in enumerate(recs) if i not in (3, 9))
     assert status[-1] == "normal"  # b broke its range, but the model scores the row 0: no alert
-    # the rule off, or a model that saw a wider range: k of n alone, so no anomaly
+    # the rule off, or a model that saw a wider range: no score above the threshold, so no anomaly
     assert "anomaly" not in [r["status"] for r in run_values(rows, tolerance=0.0)]
     wide = np.array([[-1.0, 0.0], [2.0, 10.0]])
     assert "anomaly" not in [r["status"] for r in run_values(rows, value_range=wide)]
