@@ -138,8 +138,9 @@ class WindowConfig:
 
 @dataclass
 class AlertConfig:
-    k: int = 2
-    """An anomaly is raised when k of the last n scores are above threshold."""
+    k: int = 3
+    """An anomaly is raised when k of the last n scores are above threshold (default 3 of 3: a deviation
+    that persists; a new extreme alerts at once through ``range_tolerance``)."""
     n: int = 3
     episode_gap: int = 30
     """An anomaly opens a new episode (``episode_start: true`` in its record) when the entity had
