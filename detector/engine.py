@@ -100,7 +100,9 @@ class EntityDetector:
         worst = float(excess.max())
         # a range break: a value beyond every value seen, on a row the model finds unusual (above the normal
         # 99th percentile), alerts at once, scored by its excess if higher: severity sees how far out it is
-        range_break = worst > 1.0 and model_score > NORMAL_UPPER
+        # (a model exported without its training range has no range breaks: the entity's own few rows would
+        # be the whole range, and ordinary values would break it)
+        range_break = worst > 1.0 and model_score > NORMAL_UPPER and self.model.value_range is not None
         score = max(model_score, threshold * worst) if range_break else model_score
         above = score > threshold
         alert_cfg = self.cfg.alert

@@ -190,6 +190,10 @@ def reconstruction_stats(
         log_err[r] = math.log(total / d + 1e-9)
 
 
+_F32_MAX = float(np.finfo(np.float32).max)
+_EXCESS_CAP = 1e6  # keeps a record's score finite when the range is vanishingly narrow
+
+
 @njit(cache=True)
 def range_break(
     values: np.ndarray,
@@ -203,24 +207,29 @@ def range_break(
     """Per metric: how far ``values`` lie outside the known range (the model's joined with the streamed
     one; NaN bounds are unknown), in units of ``tolerance`` x its width, into ``excess`` (0 inside, for
     an unknown or zero-width range, or when ``tolerance`` is 0); then extend the streamed range by
-    ``values``. Returns the largest excess."""
+    ``values``. Returns the largest excess.
+
+    Values are taken at float32 precision, as the entity state stores the range: a value already seen
+    must not break a range that was rounded on its way through the state. A value that is NaN or beyond
+    float32's range neither breaks nor extends it."""
     worst = 0.0
     for m in range(values.shape[0]):
-        v = values[m]
+        excess[m] = 0.0
+        v = float(np.float32(values[m]))
+        if math.isnan(v) or abs(v) > _F32_MAX:
+            continue
         lo = seen_low[m]
         hi = seen_high[m]
         if not math.isnan(model_low[m]) and not lo <= model_low[m]:  # NaN-aware min
             lo = model_low[m]
         if not math.isnan(model_high[m]) and not hi >= model_high[m]:
             hi = model_high[m]
-        width = hi - lo
-        e = 0.0
-        if tolerance > 0 and width > 0:  # False for NaN bounds too
+        unit = tolerance * (hi - lo)
+        if unit > 0:  # False for NaN bounds, a zero-width range, the rule off, or an underflow
             beyond = max(v - hi, lo - v)
             if beyond > 0:
-                e = beyond / (tolerance * width)
-        excess[m] = e
-        worst = max(worst, e)
+                excess[m] = min(beyond / unit, _EXCESS_CAP)
+                worst = max(worst, excess[m])
         if not v >= seen_low[m]:  # v below, or nothing seen yet (NaN)
             seen_low[m] = v
         if not v <= seen_high[m]:

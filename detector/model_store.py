@@ -24,7 +24,8 @@ MODEL_FORMAT = 3
 Forest pair, 2 with peers (pairs averaged), 3 with the training range (range breaks). This code reads
 every format up to its own and refuses newer ones, which it would score wrongly (e.g. a format-1 reader
 scores a format-2 model with its first pair only). A manifest without the field is format 1 or 2: both
-load. Jobs built before this field existed do not check it."""
+load. Jobs built before this field existed do not check it; a format-2 job runs a format-3 model without
+range breaks."""
 
 
 class ModelIntegrityError(RuntimeError):
@@ -70,10 +71,10 @@ def verify(model_dir: str | Path) -> dict[str, Any]:
     except (OSError, json.JSONDecodeError) as e:
         raise ModelIntegrityError(f"{d / MANIFEST}: unreadable manifest ({e})") from None
     fmt = manifest.get("format", 1)
-    if not isinstance(fmt, int) or fmt > MODEL_FORMAT:
+    if type(fmt) is not int or not 1 <= fmt <= MODEL_FORMAT:
         raise ModelIntegrityError(
-            f"model {d} has format {fmt!r}, newer than this code reads (up to {MODEL_FORMAT}); "
-            "upgrade the job before deploying this model"
+            f"model {d} has format {fmt!r}; this code reads formats 1 to {MODEL_FORMAT} (a newer one needs "
+            "a newer job: upgrade the job before deploying this model)"
         )
     spec = manifest.get("feature_spec") or {}
     current = feature_names(list(spec.get("metrics", [])))

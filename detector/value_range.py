@@ -21,9 +21,10 @@ _LAST = FEATURES_PER_METRIC.index("last")
 
 
 def training_range(features: np.ndarray, n_metrics: int) -> np.ndarray:
-    """(2, n_metrics): the lowest and highest value of each metric in feature rows (n, d)."""
+    """(2, n_metrics): the lowest and highest value of each metric in feature rows (n, d), at float32
+    precision like the values :func:`check_and_extend` compares with it."""
     last = np.asarray(features, dtype=np.float64)[:, _LAST::N_PER_METRIC][:, :n_metrics]
-    return np.stack([last.min(axis=0), last.max(axis=0)])
+    return np.stack([last.min(axis=0), last.max(axis=0)]).astype(np.float32).astype(np.float64)
 
 
 def check_and_extend(

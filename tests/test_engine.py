@@ -204,7 +204,9 @@ def test_an_unusual_row_with_a_value_beyond_every_value_seen_alerts_at_once():
             s = np.array([1.2 if not 0.0 <= feats[0] <= 1.0 else 0.0])
             return ScoreBatch(s, s, s, np.ones((1, 2)), np.zeros((1, 2)))
 
-    def run_values(rows, tolerance=0.05, value_range=None):
+    trained = np.array([[0.0, 4.0], [1.0, 6.0]])  # the range of the rows the model was trained on
+
+    def run_values(rows, tolerance=0.05, value_range=trained):
         cfg = load_config(env={}, overrides=["stream.metrics=a,b", f"alert.range_tolerance={tolerance}"])
         model = OutsideUnitRange()
         model.value_range = value_range
@@ -231,7 +233,9 @@ def test_an_unusual_row_with_a_value_beyond_every_value_seen_alerts_at_once():
     assert recs[9]["beyond_range"] == ["a"]  # below the lowest value, too
     assert all("beyond_range" not in r for i, r in enumerate(recs) if i not in (3, 9))
     assert status[-1] == "normal"  # b broke its range, but the model scores the row 0: no alert
-    # the rule off, or a model that saw a wider range: no score above the threshold, so no anomaly
+    # the rule off, a model that saw a wider range, or one exported without its range: no range break,
+    # no score above the threshold, so no anomaly
     assert "anomaly" not in [r["status"] for r in run_values(rows, tolerance=0.0)]
     wide = np.array([[-1.0, 0.0], [2.0, 10.0]])
     assert "anomaly" not in [r["status"] for r in run_values(rows, value_range=wide)]
+    assert "anomaly" not in [r["status"] for r in run_values(rows, value_range=None)]

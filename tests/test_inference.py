@@ -159,7 +159,7 @@ def test_the_model_keeps_the_range_of_its_training_rows(fitted, cfg):
     last = x[:, 0::14]  # each metric's ``last`` feature: its value
     vr = fitted.model.value_range
     assert vr is not None and vr.shape == (2, len(cfg.stream.metrics))
-    np.testing.assert_array_equal(vr, [last.min(axis=0), last.max(axis=0)])
+    np.testing.assert_array_equal(vr, np.array([last.min(axis=0), last.max(axis=0)], dtype=np.float32))
     arrays = fitted.model.to_arrays()
     np.testing.assert_array_equal(type(fitted.model).from_arrays(arrays, "again").value_range, vr)
     old = {k: v for k, v in arrays.items() if k != "value_range"}  # exported before range breaks
@@ -183,6 +183,7 @@ def test_range_break_kernel_equals_plain_numpy():
         seen[:, rng.random(n) < 0.2] = 0.5  # a zero-width streamed range
         use_model = rng.random() < 0.5
         tol = float(rng.choice([0.0, 0.05, 0.2]))
+        values = values.astype(np.float32).astype(np.float64)  # the kernel works at the state's precision
         low = np.fmin(model[0], seen[0]) if use_model else seen[0]
         high = np.fmax(model[1], seen[1]) if use_model else seen[1]
         width = high - low
@@ -194,3 +195,23 @@ def test_range_break_kernel_equals_plain_numpy():
         np.testing.assert_allclose(got, want, rtol=1e-12)
         np.testing.assert_array_equal(lo, np.fmin(seen[0], values))  # the streamed range grew
         np.testing.assert_array_equal(hi, np.fmax(seen[1], values))
+
+
+def test_range_breaks_survive_the_state_round_trip_and_hostile_values():
+    """The entity state stores the range as float32: a value already seen must not break it after a
+    reload; a value beyond float32, NaN, or a vanishingly narrow range must not poison it or overflow."""
+    from detector.value_range import check_and_extend
+    from detector.windows import EntityState
+
+    st = EntityState.new(1, 5)
+    for v in (1e6, 1e6 + 0.53):
+        check_and_extend(np.array([v]), None, st.seen_low, st.seen_high, 0.05)
+    back = EntityState.from_bytes(st.to_bytes())
+    assert check_and_extend(np.array([1e6 + 0.53]), None, back.seen_low, back.seen_high, 0.05)[0] == 0.0
+    low, high = np.array([0.0]), np.array([1.0])
+    for hostile in (1e39, -1e39, np.nan, np.inf):
+        assert check_and_extend(np.array([hostile]), None, low, high, 0.05)[0] == 0.0
+        assert (low[0], high[0]) == (0.0, 1.0)  # the range is unchanged
+    tiny = check_and_extend(np.array([2.0]), None, np.array([0.0]), np.array([1e-300]), 0.05)
+    assert np.isfinite(tiny).all() and tiny[0] > 1.0
+    assert check_and_extend(np.array([2.0]), None, np.array([0.0]), np.array([1e-10]), 1e-315)[0] == 0.0

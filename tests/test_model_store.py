@@ -149,9 +149,10 @@ def test_a_model_of_a_newer_format_is_refused_and_one_without_a_format_loads(mod
     d = tmp_path / model_dir.name
     shutil.copytree(model_dir, d)
     manifest = json.loads((d / "manifest.json").read_text())
-    (d / "manifest.json").write_text(json.dumps(dict(manifest, format=MODEL_FORMAT + 1)))
-    with pytest.raises(ModelIntegrityError, match=f"format {MODEL_FORMAT + 1}, newer than this code reads"):
-        verify(d)
+    for bad in (MODEL_FORMAT + 1, 0, True, "3"):
+        (d / "manifest.json").write_text(json.dumps(dict(manifest, format=bad)))
+        with pytest.raises(ModelIntegrityError, match=f"this code reads formats 1 to {MODEL_FORMAT}"):
+            verify(d)
     del manifest["format"]  # exported before the field
     (d / "manifest.json").write_text(json.dumps(manifest))
     assert load_model(d)[0].members == 3
