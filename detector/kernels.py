@@ -203,16 +203,15 @@ def range_break(
     seen_high: np.ndarray,
     tolerance: float,
     excess: np.ndarray,
-) -> float:
+) -> None:
     """Per metric: how far ``values`` lie outside the known range (the model's joined with the streamed
     one; NaN bounds are unknown), in units of ``tolerance`` x its width, into ``excess`` (0 inside, for
     an unknown or zero-width range, or when ``tolerance`` is 0); then extend the streamed range by
-    ``values``. Returns the largest excess.
+    ``values``.
 
     Values are taken at float32 precision, as the entity state stores the range: a value already seen
     must not break a range that was rounded on its way through the state. A value that is NaN or beyond
     float32's range neither breaks nor extends it."""
-    worst = 0.0
     for m in range(values.shape[0]):
         excess[m] = 0.0
         v = float(np.float32(values[m]))
@@ -229,9 +228,7 @@ def range_break(
             beyond = max(v - hi, lo - v)
             if beyond > 0:
                 excess[m] = min(beyond / unit, _EXCESS_CAP)
-                worst = max(worst, excess[m])
         if not v >= seen_low[m]:  # v below, or nothing seen yet (NaN)
             seen_low[m] = v
         if not v <= seen_high[m]:
             seen_high[m] = v
-    return worst
