@@ -144,7 +144,9 @@ class AlertConfig:
     n: int = 3
     episode_gap: int = 30
     """An anomaly opens a new episode (``episode_start: true`` in its record) when the entity had
-    no anomaly in the previous ``episode_gap`` scored rows; what pages a person is the episode start."""
+    no anomaly in the previous ``episode_gap`` scored rows, or when it is a range break and the entity
+    had no range break in as many rows (a new extreme during an ongoing episode is news of its own);
+    what pages a person is the episode start."""
     range_tolerance: float = 0.05
     """A value beyond every value the entity and its model have seen, by more than this share of that
     range, on a row the model finds unusual (score above the normal 99th percentile), is an anomaly at

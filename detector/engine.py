@@ -120,11 +120,15 @@ class EntityDetector:
         )
         if range_break:
             record["beyond_range"] = [self.metrics[i] for i in np.flatnonzero(excess > 1.0)]
+        gap = self.cfg.alert.episode_gap
         if is_anomaly:
-            record["episode_start"] = state.quiet >= self.cfg.alert.episode_gap
+            # a range break is news even inside an ongoing episode: a new extreme opens an episode of its
+            # own unless another range break did within the gap
+            record["episode_start"] = state.quiet >= gap or (range_break and state.break_quiet >= gap)
             state.quiet = 0
         else:
             state.quiet = min(state.quiet + 1, 255)
+        state.break_quiet = 0 if range_break else min(state.break_quiet + 1, 255)
         out.scores.append(record)
         if is_anomaly:
             out.anomalies.append(

@@ -14,11 +14,14 @@ import numpy as np
 
 from detector.events import MetricEvent
 
-_HEADER = struct.Struct("<HHqqIIBB")  # n_metrics, length, last_ts, pending_ts, count, pos, flags, quiet
-_VERSION_MAGIC = b"S3"
-_ARRAYS_BY_VERSION = {b"S1": 5, b"S2": 6, b"S3": 8}
-"""Per-metric arrays after the ring, by format: S1 (before contributor smoothing) and S2 (before the
-streamed value range) still load, so a job restored from an older savepoint keeps its windows."""
+# n_metrics, length, last_ts, pending_ts, count, pos, flags, quiet, break_quiet (S4 on; S1-S3 end at quiet)
+_HEADER = struct.Struct("<HHqqIIBBB")
+_HEADER_S1_TO_S3 = struct.Struct("<HHqqIIBB")
+_VERSION_MAGIC = b"S4"
+_ARRAYS_BY_VERSION = {b"S1": 5, b"S2": 6, b"S3": 8, b"S4": 8}
+"""Per-metric arrays after the ring, by format: S1 (before contributor smoothing), S2 (before the
+streamed value range) and S3 (before the range-break counter) still load, so a job restored from an
+older savepoint keeps its windows."""
 
 
 @dataclass
@@ -40,6 +43,7 @@ class EntityState:
     pending_ts: int = -1  # event time of the pending row, -1 when none
     alert_flags: int = 0  # bit i = the score i steps ago was above threshold
     quiet: int = 255  # scored rows since the last anomaly (saturates at 255; 255 = none yet)
+    break_quiet: int = 255  # scored rows since the last range break (likewise)
 
     @classmethod
     def new(cls, n_metrics: int, length: int) -> EntityState:
@@ -73,6 +77,7 @@ class EntityState:
             self.pos,
             self.alert_flags & 0xFF,
             min(self.quiet, 255),
+            min(self.break_quiet, 255),
         )
         arrays = np.concatenate(
             [
@@ -95,8 +100,16 @@ class EntityState:
         n_arrays = _ARRAYS_BY_VERSION.get(bytes(data[:2]))
         if n_arrays is None:
             raise ValueError("unknown entity state format")
-        m, length, last_ts, pending_ts, count, pos, flags, quiet = _HEADER.unpack_from(data, 2)
-        arr = np.frombuffer(data, dtype=np.float32, offset=2 + _HEADER.size).astype(np.float64)
+        if bytes(data[:2]) == _VERSION_MAGIC:
+            header = _HEADER
+            m, length, last_ts, pending_ts, count, pos, flags, quiet, break_quiet = header.unpack_from(
+                data, 2
+            )
+        else:  # S1-S3 kept no range-break counter: as if none yet
+            header = _HEADER_S1_TO_S3
+            m, length, last_ts, pending_ts, count, pos, flags, quiet = header.unpack_from(data, 2)
+            break_quiet = 255
+        arr = np.frombuffer(data, dtype=np.float32, offset=2 + header.size).astype(np.float64)
         n = length * m
         parts = [arr[n + i * m : n + (i + 1) * m].copy() for i in range(n_arrays)]
         if n_arrays < 6:
@@ -122,6 +135,7 @@ class EntityState:
             pending_ts=pending_ts,
             alert_flags=flags,
             quiet=quiet,
+            break_quiet=break_quiet,
         )
 
 

@@ -9,6 +9,7 @@ from alerting.dedupe import AlertDeduper
 from detector.baseline import StaticThresholds
 from detector.engine import EntityDetector, featurize
 from detector.events import MetricEvent, parse_event
+from detector.features import N_PER_METRIC
 from detector.windows import EntityState
 from embedded.report import score_alerts
 from generator.simulate import INCIDENT_TYPES, Fleet, FleetSpec
@@ -239,3 +240,40 @@ def test_an_unusual_row_with_a_value_beyond_every_value_seen_alerts_at_once():
     wide = np.array([[-1.0, 0.0], [2.0, 10.0]])
     assert "anomaly" not in [r["status"] for r in run_values(rows, value_range=wide)]
     assert "anomaly" not in [r["status"] for r in run_values(rows, value_range=None)]
+
+
+def test_a_range_break_during_an_ongoing_episode_opens_an_episode_of_its_own():
+    """A new extreme is news even while the entity is already in an anomaly episode: it is marked
+    ``episode_start`` unless another range break was within ``alert.episode_gap`` rows."""
+    from detector.config import load_config
+    from detector.model import ScoreBatch
+
+    class HighB:
+        """A stand-in model: 2 (above the threshold) while b is above 5.5, else 0."""
+
+        metrics = ("a", "b")
+        threshold = 1.5
+        version = "stand-in"
+        feature_mean = np.zeros(28)
+        value_range = np.array([[0.0, 4.0], [1.0, 6.0]])
+
+        def score(self, feats):
+            s = np.array([2.0 if feats[N_PER_METRIC] > 5.5 else 0.0])
+            return ScoreBatch(s, s, s, np.ones((1, 2)), np.zeros((1, 2)))
+
+    cfg = load_config(env={}, overrides=["stream.metrics=a,b"])
+    det = EntityDetector(cfg, HighB())  # type: ignore[arg-type]
+    st = det.new_state()
+    normal = [(0.5, 5.0)] * (cfg.window.warmup + 5)
+    episode = [(0.5, 6.0)] * 10  # anomalies from the third row on (3 of 3), one episode
+    rows = normal + episode[:5] + [(1.5, 6.0), (2.0, 6.0)] + episode[5:] + [(0.5, 5.0)] * 40 + [(3.0, 6.0)]
+    starts: list[tuple[int, bool, bool]] = []
+    for t, (a, b) in enumerate(rows):
+        out = det.step(st, MetricEvent("k", 1000 * (t + 1), {"a": a, "b": b}), 0)
+        st = EntityState.from_bytes(st.to_bytes())  # the job's round trip keeps both counters
+        starts += [(t - len(normal), a["episode_start"], "beyond_range" in a) for a in out.anomalies]
+    opened = [(t, brk) for t, start, brk in starts if start]
+    # the episode opens at its third row; the break at row 5 opens another, the break right after it
+    # does not; 40 normal rows later a break opens a new episode as any anomaly would
+    assert opened == [(2, False), (5, True), (52, True)]
+    assert (6, False, True) in starts

@@ -1,3 +1,5 @@
+import struct
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -97,13 +99,21 @@ def test_windows_never_produce_nan_features(steps):
             assert np.isfinite(compute_features(s, 3)).all()
 
 
+def as_format(magic: bytes, s4: bytes, dropped_arrays: int) -> bytes:
+    """An S4 state written in an older format: its header without the range-break counter, and
+    without the last ``dropped_arrays`` per-metric arrays (2 metrics here)."""
+    old_header = 2 + struct.calcsize("<HHqqIIBB")
+    body = s4[old_header + 1 :]
+    return magic + s4[2:old_header] + body[: len(body) - dropped_arrays * 2 * 4]
+
+
 def test_state_saved_before_contributor_smoothing_still_loads():
     s = EntityState.new(2, 5)
     for t in range(7):
         observe(s, ev(1000 * (t + 1), a=float(t), b=1.0), M, 0.3, 0.02)
     new = s.to_bytes()
     # format S1: the same layout without the trailing ``contrib`` array
-    old = b"S1" + new[2 : len(new) - 2 * 4]
+    old = as_format(b"S1", new, dropped_arrays=3)  # contrib, seen_low, seen_high
     back = EntityState.from_bytes(old)
     np.testing.assert_allclose(back.window(), s.window(), rtol=1e-6)
     assert back.contrib.tolist() == [0.0, 0.0] and back.count == s.count
@@ -119,9 +129,25 @@ def test_state_saved_before_the_streamed_range_still_loads_with_the_ring_as_its_
         observe(s, ev(1000 * (t + 1), a=float(t), b=1.0), M, 0.3, 0.02)
     new = s.to_bytes()
     assert EntityState.from_bytes(new).seen_high.tolist() == [9.0, 9.0]
-    old = b"S2" + new[2 : len(new) - 2 * 2 * 4]  # format S2: without the two range arrays
+    old = as_format(b"S2", new, dropped_arrays=2)  # format S2: without the two range arrays
     back = EntityState.from_bytes(old)
     assert back.seen_low.tolist() == [2.0, 1.0] and back.seen_high.tolist() == [6.0, 1.0]  # the ring's rows
     np.testing.assert_allclose(back.window(), s.window(), rtol=1e-6)
     empty = EntityState.new(2, 5).to_bytes()
-    assert np.isnan(EntityState.from_bytes(b"S2" + empty[2 : len(empty) - 16]).seen_low).all()
+    assert np.isnan(EntityState.from_bytes(as_format(b"S2", empty, dropped_arrays=2)).seen_low).all()
+
+
+def test_state_keeps_the_range_break_counter_and_loads_s3_without_it():
+    s = EntityState.new(2, 5)
+    for t in range(7):
+        observe(s, ev(1000 * (t + 1), a=float(t), b=1.0), M, 0.3, 0.02)
+    s.quiet, s.break_quiet = 4, 9
+    s.seen_high[:] = [7.0, 8.0]
+    new = s.to_bytes()
+    back = EntityState.from_bytes(new)
+    assert (back.quiet, back.break_quiet) == (4, 9)
+    old = EntityState.from_bytes(
+        as_format(b"S3", new, dropped_arrays=0)
+    )  # S3: no counter, as if no break yet
+    assert (old.quiet, old.break_quiet, old.seen_high.tolist()) == (4, 255, [7.0, 8.0])
+    np.testing.assert_allclose(old.window(), s.window(), rtol=1e-6)
