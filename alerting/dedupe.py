@@ -9,8 +9,10 @@ class AlertDeduper:
     """``offer(anomaly)`` returns the anomaly if it opens a new alert, else None.
 
     An entity's alert stays open while its anomalies keep coming less than ``cooldown_s`` apart;
-    the next anomaly after a quiet ``cooldown_s`` opens a new alert. Duplicated records (same key
-    and event time, e.g. redelivered) never alert twice.
+    the next anomaly after a quiet ``cooldown_s`` opens a new alert. A range break that opens an
+    episode of its own (``episode_start`` and ``beyond_range``: a new extreme during an ongoing
+    incident) alerts inside the cooldown too. Duplicated records (same key and event time, e.g.
+    redelivered) never alert twice.
     """
 
     def __init__(self, cooldown_s: float):
@@ -22,7 +24,8 @@ class AlertDeduper:
         key = anomaly["key"]
         t = int(anomaly["event_time_ms"])
         last = self.last_seen.get(key)
-        if last is not None and t - last < self.cooldown_ms:
+        news = bool(anomaly.get("episode_start")) and bool(anomaly.get("beyond_range"))
+        if last is not None and (t <= last or (t - last < self.cooldown_ms and not news)):
             self.last_seen[key] = max(last, t)
             self.suppressed += 1
             return None

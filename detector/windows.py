@@ -109,8 +109,14 @@ class EntityState:
             header = _HEADER_S1_TO_S3
             m, length, last_ts, pending_ts, count, pos, flags, quiet = header.unpack_from(data, 2)
             break_quiet = 255
-        arr = np.frombuffer(data, dtype=np.float32, offset=2 + header.size).astype(np.float64)
         n = length * m
+        expected = 2 + header.size + 4 * (n + n_arrays * m)
+        if len(data) != expected:
+            raise ValueError(
+                f"entity state of {len(data)} bytes; format {bytes(data[:2]).decode()} with {m} metrics "
+                f"and {length} rows takes {expected}"
+            )
+        arr = np.frombuffer(data, dtype=np.float32, offset=2 + header.size).astype(np.float64)
         parts = [arr[n + i * m : n + (i + 1) * m].copy() for i in range(n_arrays)]
         if n_arrays < 6:
             parts.append(np.zeros(m))

@@ -28,6 +28,17 @@ def test_one_incident_one_alert_and_duplicates_suppressed():
     assert d.offer(anomaly("b", 1000)) is not None
 
 
+def test_a_range_break_that_opens_an_episode_alerts_inside_the_cooldown_once():
+    """A new extreme during an ongoing incident is news: the record the detector marks as opening an
+    episode of its own (``episode_start`` with ``beyond_range``) passes the cooldown, once."""
+    d = AlertDeduper(cooldown_s=60)
+    brk = dict(anomaly("a", 20_000, score=40.0), episode_start=True, beyond_range=["cpu_usage"])
+    later = dict(brk, event_time_ms=30_000, episode_start=False)  # a break inside the break's own gap
+    out = [d.offer(x) for x in (anomaly("a", 0), anomaly("a", 10_000), brk, dict(brk), later)]
+    assert [o is not None for o in out] == [True, False, True, False, False]  # the redelivered one: no
+    assert d.offer(anomaly("a", 80_000)) is None  # the cooldown runs from the last anomaly, as before
+
+
 def test_alert_text_and_slack_payload():
     text = format_alert(anomaly("web-1/checkout", 0))
     assert "web-1/checkout" in text and "cpu_usage=95 (expected ~40)" in text and "MAJOR" in text

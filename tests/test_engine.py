@@ -266,7 +266,10 @@ def test_a_range_break_during_an_ongoing_episode_opens_an_episode_of_its_own():
     st = det.new_state()
     normal = [(0.5, 5.0)] * (cfg.window.warmup + 5)
     episode = [(0.5, 6.0)] * 10  # anomalies from the third row on (3 of 3), one episode
-    rows = normal + episode[:5] + [(1.5, 6.0), (2.0, 6.0)] + episode[5:] + [(0.5, 5.0)] * 40 + [(3.0, 6.0)]
+    # a second break 40 rows into the same unbroken episode: still a start (the gap counts rows since the
+    # last break, anomalies included)
+    rows = normal + episode[:5] + [(1.5, 6.0), (2.0, 6.0)] + episode[5:] + [(0.5, 6.0)] * 40 + [(2.6, 6.0)]
+    rows += [(0.5, 5.0)] * 40 + [(3.5, 6.0)]
     starts: list[tuple[int, bool, bool]] = []
     for t, (a, b) in enumerate(rows):
         out = det.step(st, MetricEvent("k", 1000 * (t + 1), {"a": a, "b": b}), 0)
@@ -274,6 +277,7 @@ def test_a_range_break_during_an_ongoing_episode_opens_an_episode_of_its_own():
         starts += [(t - len(normal), a["episode_start"], "beyond_range" in a) for a in out.anomalies]
     opened = [(t, brk) for t, start, brk in starts if start]
     # the episode opens at its third row; the break at row 5 opens another, the break right after it
-    # does not; 40 normal rows later a break opens a new episode as any anomaly would
-    assert opened == [(2, False), (5, True), (52, True)]
-    assert (6, False, True) in starts
+    # does not; the break at row 52, with anomalies on every row since row 2, does; 40 normal rows later
+    # a break opens a new episode as any anomaly would
+    assert opened == [(2, False), (5, True), (52, True), (93, True)]
+    assert (6, False, True) in starts and (51, False, False) in starts

@@ -119,6 +119,8 @@ def test_state_saved_before_contributor_smoothing_still_loads():
     assert back.contrib.tolist() == [0.0, 0.0] and back.count == s.count
     with pytest.raises(ValueError, match="unknown entity state format"):
         EntityState.from_bytes(b"S9" + new[2:])
+    with pytest.raises(ValueError, match=r"entity state of \d+ bytes; format S4 with 2 metrics and 5 rows"):
+        EntityState.from_bytes(new[:-4])  # truncated
 
 
 def test_state_saved_before_the_streamed_range_still_loads_with_the_ring_as_its_range():
