@@ -351,7 +351,7 @@ HISTORY = [
     "row alerts): precision 0.023, although the oracle threshold (2.8) reaches F1 0.978 there.",
     "NAB's remaining gap (2026-11-30): 19 of 116 windows missed at the standard threshold",
     "(realKnownCause 6, realAWSCloudwatch 4, realAdExchange 3, realTweets 3, realTraffic 2, artificial",
-    "1). Eleven peak below the threshold (0.35-0.82 of it, two lower), no higher than ordinary noise",
+    "1). Eleven peak below the threshold (ten at 0.35-0.82 of it, one at 0), no higher than ordinary noise",
     "elsewhere in the same file (rogue_agent_key, Twitter volumes, ad exchange, a daily-periodic",
     "artificial series); seven cross it (1.03-1.2x) for fewer than 3 rows in a row; one",
     "(rds_cpu_utilization_cc0c53, 4.2x) lies inside an episode that opened before the window without a",
