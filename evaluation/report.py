@@ -242,6 +242,7 @@ HISTORY = [
     "score above the threshold follows two above the normal 99th percentile (1.0) or 1.2 instead of the",
     "threshold: default run standard +1.7 / +1.9 and SMD F1 -0.002 / -0.003, but on the four one-pair",
     "runs standard -1.6 to +0.7 and reward low FP -0.9 to -4.5 on every run.",
+    "",
     "NAB seed spread of this code (three pairs; `sentinel-eval nab --data ../shared/datasets/nab --out",
     "reports/nab-seeds.json --seeds 1,2`, 2,660 s): training seeds 42 / 1 / 2 give standard 69.8 / 71.8 /",
     "72.6 (mean 71.4), reward low FP 62.2 / 64.3 / 65.9 (mean 64.2), reward low FN 74.4 / 76.3 / 76.8",
