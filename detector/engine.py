@@ -110,7 +110,7 @@ class EntityDetector:
         a = alert_cfg.contributor_alpha if unusual else alert_cfg.contributor_alpha_normal
         state.contrib += a * (batch.metric_error[0] - state.contrib)
         state.alert_flags = ((state.alert_flags << 1) | int(above)) & self._mask
-        is_anomaly = (above and bin(state.alert_flags).count("1") >= self.cfg.alert.k) or range_break
+        is_anomaly = (above and bin(state.alert_flags).count("1") >= alert_cfg.k) or range_break
         record = dict(
             base,
             score=round(score, 6),
@@ -120,7 +120,7 @@ class EntityDetector:
         )
         if range_break:
             record["beyond_range"] = [self.metrics[i] for i in np.flatnonzero(excess > 1.0)]
-        gap = self.cfg.alert.episode_gap
+        gap = alert_cfg.episode_gap
         if is_anomaly:
             # a range break is news even inside an ongoing episode: a new extreme opens an episode of its
             # own unless another range break did within the gap

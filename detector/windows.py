@@ -18,10 +18,11 @@ from detector.events import MetricEvent
 _HEADER = struct.Struct("<HHqqIIBBB")
 _HEADER_S1_TO_S3 = struct.Struct("<HHqqIIBB")
 _VERSION_MAGIC = b"S4"
-_ARRAYS_BY_VERSION = {b"S1": 5, b"S2": 6, b"S3": 8, b"S4": 8}
-"""Per-metric arrays after the ring, by format: S1 (before contributor smoothing), S2 (before the
-streamed value range) and S3 (before the range-break counter) still load, so a job restored from an
-older savepoint keeps its windows."""
+_FORMATS = {b"S1": (_HEADER_S1_TO_S3, 5), b"S2": (_HEADER_S1_TO_S3, 6), b"S3": (_HEADER_S1_TO_S3, 8)}
+_FORMATS[_VERSION_MAGIC] = (_HEADER, 8)
+"""Header and number of per-metric arrays after the ring, by format: S1 (before contributor smoothing),
+S2 (before the streamed value range) and S3 (before the range-break counter) still load, so a job
+restored from an older savepoint keeps its windows."""
 
 
 @dataclass
@@ -97,23 +98,18 @@ class EntityState:
     @classmethod
     def from_bytes(cls, data: bytes) -> EntityState:
         """Inverse of :meth:`to_bytes`."""
-        n_arrays = _ARRAYS_BY_VERSION.get(bytes(data[:2]))
-        if n_arrays is None:
+        magic = bytes(data[:2])
+        if magic not in _FORMATS:
             raise ValueError("unknown entity state format")
-        if bytes(data[:2]) == _VERSION_MAGIC:
-            header = _HEADER
-            m, length, last_ts, pending_ts, count, pos, flags, quiet, break_quiet = header.unpack_from(
-                data, 2
-            )
-        else:  # S1-S3 kept no range-break counter: as if none yet
-            header = _HEADER_S1_TO_S3
-            m, length, last_ts, pending_ts, count, pos, flags, quiet = header.unpack_from(data, 2)
-            break_quiet = 255
+        header, n_arrays = _FORMATS[magic]
+        fields = header.unpack_from(data, 2)
+        m, length, last_ts, pending_ts, count, pos, flags, quiet = fields[:8]
+        break_quiet = fields[8] if len(fields) > 8 else 255  # S1-S3 kept no range-break counter
         n = length * m
         expected = 2 + header.size + 4 * (n + n_arrays * m)
         if len(data) != expected:
             raise ValueError(
-                f"entity state of {len(data)} bytes; format {bytes(data[:2]).decode()} with {m} metrics "
+                f"entity state of {len(data)} bytes; format {magic.decode()} with {m} metrics "
                 f"and {length} rows takes {expected}"
             )
         arr = np.frombuffer(data, dtype=np.float32, offset=2 + header.size).astype(np.float64)

@@ -148,8 +148,7 @@ def test_state_keeps_the_range_break_counter_and_loads_s3_without_it():
     new = s.to_bytes()
     back = EntityState.from_bytes(new)
     assert (back.quiet, back.break_quiet) == (4, 9)
-    old = EntityState.from_bytes(
-        as_format(b"S3", new, dropped_arrays=0)
-    )  # S3: no counter, as if no break yet
+    # S3: no counter, as if no break yet
+    old = EntityState.from_bytes(as_format(b"S3", new, dropped_arrays=0))
     assert (old.quiet, old.break_quiet, old.seen_high.tolist()) == (4, 255, [7.0, 8.0])
     np.testing.assert_allclose(old.window(), s.window(), rtol=1e-6)
