@@ -144,7 +144,8 @@ class AlertConfig:
     n: int = 3
     episode_gap: int = 30
     """An anomaly opens a new episode (``episode_start: true`` in its record) when the entity had
-    no anomaly in the previous ``episode_gap`` scored rows, or when it is a range break and the entity
+    ``episode_gap`` calm rows (scored, score at or below the normal 99th percentile) since its last
+    anomaly, or when it is a range break and the entity
     had no range break in as many rows (a new extreme during an ongoing episode is news of its own);
     what pages a person is the episode start."""
     range_tolerance: float = 0.05

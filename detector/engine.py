@@ -126,7 +126,9 @@ class EntityDetector:
             # own unless another range break did within the gap
             record["episode_start"] = state.quiet >= gap or (range_break and state.break_quiet >= gap)
             state.quiet = 0
-        else:
+        elif not unusual:
+            # only a calm row (score back within the normal 99th percentile) counts towards the gap: an
+            # episode whose scores hover between normal and the threshold has not ended
             state.quiet = min(state.quiet + 1, 255)
         state.break_quiet = 0 if range_break else min(state.break_quiet + 1, 255)
         out.scores.append(record)

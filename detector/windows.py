@@ -43,8 +43,8 @@ class EntityState:
     last_ts: int = -1  # event time of the newest completed row
     pending_ts: int = -1  # event time of the pending row, -1 when none
     alert_flags: int = 0  # bit i = the score i steps ago was above threshold
-    quiet: int = 255  # scored rows since the last anomaly (saturates at 255; 255 = none yet)
-    break_quiet: int = 255  # scored rows since the last range break (likewise)
+    quiet: int = 255  # calm rows (score <= NORMAL_UPPER) since the last anomaly (saturates; 255 = none)
+    break_quiet: int = 255  # scored rows since the last range break (saturates at 255; 255 = none yet)
 
     @classmethod
     def new(cls, n_metrics: int, length: int) -> EntityState:

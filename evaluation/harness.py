@@ -57,9 +57,10 @@ class Chunk:
 
 
 def episode_onsets(alert: np.ndarray, gap: int) -> np.ndarray:
-    """Alerts preceded by at least ``gap`` alert-free rows (or none at all): the rule
-    ``EntityDetector`` applies to mark ``episode_start`` (without its range breaks), for detectors that
-    only give 0/1 alerts."""
+    """Alerts preceded by at least ``gap`` alert-free rows (or none at all): for detectors that only
+    give 0/1 alerts, the rule ``EntityDetector`` applies to mark ``episode_start``, less what needs its
+    calibrated score (only calm rows, at or below the normal 99th percentile, count towards the gap)
+    and its range breaks."""
     out = np.zeros(len(alert), dtype=np.int8)
     last = -(10**9)
     for i in np.flatnonzero(np.asarray(alert) > 0):

@@ -130,6 +130,39 @@ def test_anomalies_mark_the_start_of_an_episode():
     assert starts == [True, False, False, True]
 
 
+def test_an_episode_ends_only_after_calm_rows():
+    """Rows scoring between the normal 99th percentile (1.0) and the threshold keep an episode open:
+    only rows at or below 1.0 count towards ``alert.episode_gap``."""
+    from detector.config import load_config
+    from detector.model import ScoreBatch
+
+    class Fixed:
+        """A stand-in model: the score is the metric's last value; the threshold is 2."""
+
+        metrics = ("a",)
+        threshold = 2.0
+        version = "fixed"
+        value_range = None
+        feature_mean = np.zeros(14)
+
+        def score(self, feats):
+            v = np.array([feats[0]])
+            return ScoreBatch(v, v, v, np.ones((1, 1)), np.zeros((1, 1)))
+
+    cfg = load_config(env={}, overrides=["stream.metrics=a", "alert.k=1", "alert.n=1", "alert.episode_gap=3"])
+    det = EntityDetector(cfg, Fixed())  # type: ignore[arg-type]
+    st = det.new_state()
+    # anomaly; five rows above normal but below the threshold; anomaly (same episode); three calm rows
+    # (1.0 is calm); anomaly (a new episode)
+    values = [0.0] * cfg.window.warmup + [5, 1.5, 1.5, 1.5, 1.5, 1.5, 5, 0, 1.0, 0, 5]
+    starts = []
+    for t, v in enumerate(values):
+        out = det.step(st, MetricEvent("k", 1000 * (t + 1), {"a": float(v)}), 0)
+        starts += [a["episode_start"] for a in out.anomalies]
+        st = EntityState.from_bytes(st.to_bytes())
+    assert starts == [True, False, True]
+
+
 def test_contributors_rank_metrics_by_their_smoothed_error():
     """An anomaly names the metrics that have been off over recent unusual rows (EW of each row's
     per-metric error: ``alert.contributor_alpha`` for rows scoring above the normal 99th percentile,
