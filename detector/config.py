@@ -144,10 +144,15 @@ class AlertConfig:
     n: int = 3
     episode_gap: int = 30
     """An anomaly opens a new episode (``episode_start: true`` in its record) when the entity had
-    ``episode_gap`` calm rows (scored, score at or below the normal 99th percentile) since its last
-    anomaly, or when it is a range break and the entity
-    had no range break in as many rows (a new extreme during an ongoing episode is news of its own);
-    what pages a person is the episode start."""
+    ``episode_gap`` calm rows (scored, at or below both the threshold and the normal 99th percentile)
+    since its last anomaly, or ``episode_max_gap`` scored rows of any kind, or when it is a range break
+    and the entity had no range break in ``episode_gap`` rows (a new extreme during an ongoing episode
+    is news of its own); what pages a person is the episode start. Rows scoring between normal and the
+    threshold keep an episode open."""
+    episode_max_gap: int = 120
+    """Scored rows without an anomaly, calm or not, after which an anomaly opens a new episode anyway:
+    an entity whose normal scores sit above the normal 99th percentile (it drifted since training) is
+    never calm, and would otherwise never page again (at most 255: the counter is one byte)."""
     range_tolerance: float = 0.05
     """A value beyond every value the entity and its model have seen, by more than this share of that
     range, on a row the model finds unusual (score above the normal 99th percentile), is an anomaly at
@@ -354,6 +359,8 @@ def validate(cfg: Config) -> None:
         raise ConfigError("alert.range_tolerance must be >= 0 (0: off)")
     if not 1 <= cfg.alert.episode_gap <= 255:
         raise ConfigError("alert.episode_gap must be between 1 and 255")
+    if not cfg.alert.episode_gap <= cfg.alert.episode_max_gap <= 255:
+        raise ConfigError("alert.episode_max_gap must be between alert.episode_gap and 255")
     if cfg.job.state_buckets < 1:
         raise ConfigError("job.state_buckets must be >= 1")
     if cfg.job.execution_mode not in ("process", "thread"):

@@ -124,12 +124,19 @@ class EntityDetector:
         if is_anomaly:
             # a range break is news even inside an ongoing episode: a new extreme opens an episode of its
             # own unless another range break did within the gap
-            record["episode_start"] = state.quiet >= gap or (range_break and state.break_quiet >= gap)
-            state.quiet = 0
-        elif not unusual:
-            # only a calm row (score back within the normal 99th percentile) counts towards the gap: an
-            # episode whose scores hover between normal and the threshold has not ended
+            # an episode ends after ``gap`` calm rows: one whose scores hover between normal and the
+            # threshold has not ended; but an entity that is never calm (its normal scores sit above the
+            # normal 99th percentile) must still page again, after ``episode_max_gap`` rows of any kind
+            record["episode_start"] = (
+                state.calm >= gap
+                or state.quiet >= alert_cfg.episode_max_gap
+                or (range_break and state.break_quiet >= gap)
+            )
+            state.quiet = state.calm = 0
+        else:
             state.quiet = min(state.quiet + 1, 255)
+            if not unusual:
+                state.calm = min(state.calm + 1, 255)
         state.break_quiet = 0 if range_break else min(state.break_quiet + 1, 255)
         out.scores.append(record)
         if is_anomaly:

@@ -14,15 +14,22 @@ import numpy as np
 
 from detector.events import MetricEvent
 
-# n_metrics, length, last_ts, pending_ts, count, pos, flags, quiet, break_quiet (S4 on; S1-S3 end at quiet)
-_HEADER = struct.Struct("<HHqqIIBBB")
+# n_metrics, length, last_ts, pending_ts, count, pos, flags, quiet, break_quiet, calm
+# (S1-S3 end at quiet, S4 at break_quiet)
+_HEADER = struct.Struct("<HHqqIIBBBB")
+_HEADER_S4 = struct.Struct("<HHqqIIBBB")
 _HEADER_S1_TO_S3 = struct.Struct("<HHqqIIBB")
-_VERSION_MAGIC = b"S4"
-_FORMATS = {b"S1": (_HEADER_S1_TO_S3, 5), b"S2": (_HEADER_S1_TO_S3, 6), b"S3": (_HEADER_S1_TO_S3, 8)}
-_FORMATS[_VERSION_MAGIC] = (_HEADER, 8)
+_VERSION_MAGIC = b"S5"
+_FORMATS = {
+    b"S1": (_HEADER_S1_TO_S3, 5),
+    b"S2": (_HEADER_S1_TO_S3, 6),
+    b"S3": (_HEADER_S1_TO_S3, 8),
+    b"S4": (_HEADER_S4, 8),
+    _VERSION_MAGIC: (_HEADER, 8),
+}
 """Header and number of per-metric arrays after the ring, by format: S1 (before contributor smoothing),
-S2 (before the streamed value range) and S3 (before the range-break counter) still load, so a job
-restored from an older savepoint keeps its windows."""
+S2 (before the streamed value range), S3 (before the range-break counter) and S4 (before the calm-row
+counter) still load, so a job restored from an older savepoint keeps its windows."""
 
 
 @dataclass
@@ -43,8 +50,9 @@ class EntityState:
     last_ts: int = -1  # event time of the newest completed row
     pending_ts: int = -1  # event time of the pending row, -1 when none
     alert_flags: int = 0  # bit i = the score i steps ago was above threshold
-    quiet: int = 255  # calm rows (score <= NORMAL_UPPER) since the last anomaly (saturates; 255 = none)
-    break_quiet: int = 255  # scored rows since the last range break (saturates at 255; 255 = none yet)
+    quiet: int = 255  # scored rows since the last anomaly (saturates at 255; 255 = none yet)
+    break_quiet: int = 255  # scored rows since the last range break (likewise)
+    calm: int = 255  # calm rows (scoring at or below NORMAL_UPPER) since the last anomaly (likewise)
 
     @classmethod
     def new(cls, n_metrics: int, length: int) -> EntityState:
@@ -79,6 +87,7 @@ class EntityState:
             self.alert_flags & 0xFF,
             min(self.quiet, 255),
             min(self.break_quiet, 255),
+            min(self.calm, 255),
         )
         arrays = np.concatenate(
             [
@@ -105,6 +114,7 @@ class EntityState:
         fields = header.unpack_from(data, 2)
         m, length, last_ts, pending_ts, count, pos, flags, quiet = fields[:8]
         break_quiet = fields[8] if len(fields) > 8 else 255  # S1-S3 kept no range-break counter
+        calm = fields[9] if len(fields) > 9 else quiet  # before S5: every quiet row counted as calm
         n = length * m
         expected = 2 + header.size + 4 * (n + n_arrays * m)
         if len(data) != expected:
@@ -138,6 +148,7 @@ class EntityState:
             alert_flags=flags,
             quiet=quiet,
             break_quiet=break_quiet,
+            calm=calm,
         )
 
 

@@ -40,6 +40,8 @@ def test_lists_and_bools_from_strings():
         ("alert.contributor_alpha_normal=1.5", "contributor_alpha_normal"),
         ("alert.contributor_alpha_normal=-0.1", "contributor_alpha_normal"),
         ("alert.range_tolerance=-0.05", "range_tolerance"),
+        ("alert.episode_max_gap=10", "episode_max_gap"),  # below episode_gap (30)
+        ("alert.episode_max_gap=256", "episode_max_gap"),
     ],
 )
 def test_bad_values_are_named(override, message):

@@ -130,9 +130,11 @@ def test_anomalies_mark_the_start_of_an_episode():
     assert starts == [True, False, False, True]
 
 
-def test_an_episode_ends_only_after_calm_rows():
+def test_an_episode_ends_only_after_calm_rows_or_the_max_gap():
     """Rows scoring between the normal 99th percentile (1.0) and the threshold keep an episode open:
-    only rows at or below 1.0 count towards ``alert.episode_gap``."""
+    only rows at or below 1.0 count towards ``alert.episode_gap``, and the rows between neither reset
+    nor advance that count. After ``alert.episode_max_gap`` rows without an anomaly, calm or not, an
+    anomaly opens an episode anyway (an entity that is never calm still pages)."""
     from detector.config import load_config
     from detector.model import ScoreBatch
 
@@ -149,18 +151,26 @@ def test_an_episode_ends_only_after_calm_rows():
             v = np.array([feats[0]])
             return ScoreBatch(v, v, v, np.ones((1, 1)), np.zeros((1, 1)))
 
-    cfg = load_config(env={}, overrides=["stream.metrics=a", "alert.k=1", "alert.n=1", "alert.episode_gap=3"])
-    det = EntityDetector(cfg, Fixed())  # type: ignore[arg-type]
-    st = det.new_state()
+    def episode_starts(values: list[float], max_gap: int) -> list[bool]:
+        overrides = ["stream.metrics=a", "alert.k=1", "alert.n=1", "alert.episode_gap=3"]
+        cfg = load_config(env={}, overrides=[*overrides, f"alert.episode_max_gap={max_gap}"])
+        det = EntityDetector(cfg, Fixed())  # type: ignore[arg-type]
+        st = det.new_state()
+        starts = []
+        for t, v in enumerate([0.0] * cfg.window.warmup + values):
+            out = det.step(st, MetricEvent("k", 1000 * (t + 1), {"a": float(v)}), 0)
+            starts += [a["episode_start"] for a in out.anomalies]
+            st = EntityState.from_bytes(st.to_bytes())  # the job's round trip keeps both counters
+        return starts
+
     # anomaly; five rows above normal but below the threshold; anomaly (same episode); three calm rows
-    # (1.0 is calm); anomaly (a new episode)
-    values = [0.0] * cfg.window.warmup + [5, 1.5, 1.5, 1.5, 1.5, 1.5, 5, 0, 1.0, 0, 5]
-    starts = []
-    for t, v in enumerate(values):
-        out = det.step(st, MetricEvent("k", 1000 * (t + 1), {"a": float(v)}), 0)
-        starts += [a["episode_start"] for a in out.anomalies]
-        st = EntityState.from_bytes(st.to_bytes())
-    assert starts == [True, False, True]
+    # (1.0 is calm) with an unusual row among them; anomaly (a new episode)
+    values = [5, 1.5, 1.5, 1.5, 1.5, 1.5, 5, 0, 1.5, 1.0, 0, 5]
+    assert episode_starts(values, max_gap=255) == [True, False, True]
+    # the same rows with a max gap of 5: the five unusual rows end the first episode
+    assert episode_starts(values, max_gap=5) == [True, True, True]
+    # two calm rows are not enough
+    assert episode_starts([5, 0, 1.5, 0, 5], max_gap=255) == [True, False]
 
 
 def test_contributors_rank_metrics_by_their_smoothed_error():

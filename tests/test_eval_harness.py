@@ -111,7 +111,7 @@ def test_shared_datasets_load_when_present():
     assert len(smd) == 6 and all(e.test.shape[1] == 38 and e.interpretation for e in smd)
 
 
-def test_episode_onsets_follow_the_engine_rule():
+def test_episode_onsets_follow_the_engine_rule_for_0_1_alerts():
     alert = np.array([1, 1, 0, 0, 1, 0, 0, 0, 1, 1])
     assert episode_onsets(alert, 3).tolist() == [1, 0, 0, 0, 0, 0, 0, 0, 1, 0]
     assert episode_onsets(alert, 2).tolist() == [1, 0, 0, 0, 1, 0, 0, 0, 1, 0]

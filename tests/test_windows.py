@@ -99,12 +99,17 @@ def test_windows_never_produce_nan_features(steps):
             assert np.isfinite(compute_features(s, 3)).all()
 
 
-def as_format(magic: bytes, s4: bytes, dropped_arrays: int) -> bytes:
-    """An S4 state written in an older format: its header without the range-break counter, and
-    without the last ``dropped_arrays`` per-metric arrays (2 metrics here)."""
-    old_header = 2 + struct.calcsize("<HHqqIIBB")
-    body = s4[old_header + 1 :]
-    return magic + s4[2:old_header] + body[: len(body) - dropped_arrays * 2 * 4]
+_COUNTERS_AFTER_QUIET = {b"S1": 0, b"S2": 0, b"S3": 0, b"S4": 1}  # S4 has break_quiet, S5 also calm
+
+
+def as_format(magic: bytes, current: bytes, dropped_arrays: int) -> bytes:
+    """A current (S5) state written in an older format: its header without the counters that format
+    lacks (S1-S3: break_quiet and calm; S4: calm), and without the last ``dropped_arrays`` per-metric
+    arrays (2 metrics here)."""
+    to_quiet = 2 + struct.calcsize("<HHqqIIBB")
+    body = current[to_quiet + 2 :]
+    kept = current[2 : to_quiet + _COUNTERS_AFTER_QUIET[magic]]
+    return magic + kept + body[: len(body) - dropped_arrays * 2 * 4]
 
 
 def test_state_saved_before_contributor_smoothing_still_loads():
@@ -119,7 +124,7 @@ def test_state_saved_before_contributor_smoothing_still_loads():
     assert back.contrib.tolist() == [0.0, 0.0] and back.count == s.count
     with pytest.raises(ValueError, match="unknown entity state format"):
         EntityState.from_bytes(b"S9" + new[2:])
-    with pytest.raises(ValueError, match=r"entity state of \d+ bytes; format S4 with 2 metrics and 5 rows"):
+    with pytest.raises(ValueError, match=r"entity state of \d+ bytes; format S5 with 2 metrics and 5 rows"):
         EntityState.from_bytes(new[:-4])  # truncated
 
 
@@ -151,4 +156,18 @@ def test_state_keeps_the_range_break_counter_and_loads_s3_without_it():
     # S3: no counter, as if no break yet
     old = EntityState.from_bytes(as_format(b"S3", new, dropped_arrays=0))
     assert (old.quiet, old.break_quiet, old.seen_high.tolist()) == (4, 255, [7.0, 8.0])
+    np.testing.assert_allclose(old.window(), s.window(), rtol=1e-6)
+
+
+def test_state_keeps_the_calm_counter_and_loads_s4_with_every_quiet_row_as_calm():
+    s = EntityState.new(2, 5)
+    for t in range(7):
+        observe(s, ev(1000 * (t + 1), a=float(t), b=1.0), M, 0.3, 0.02)
+    s.quiet, s.break_quiet, s.calm = 40, 9, 12
+    new = s.to_bytes()
+    assert new[:2] == b"S5"
+    back = EntityState.from_bytes(new)
+    assert (back.quiet, back.break_quiet, back.calm) == (40, 9, 12)
+    old = EntityState.from_bytes(as_format(b"S4", new, dropped_arrays=0))  # S4: no calm counter
+    assert (old.quiet, old.break_quiet, old.calm) == (40, 9, 40)
     np.testing.assert_allclose(old.window(), s.window(), rtol=1e-6)
