@@ -100,34 +100,43 @@ def test_featurize_matches_the_stream_step(fitted, cfg):
         assert abs(by_key_time[(k, int(t))] - sc) < 1e-5
 
 
-def test_anomalies_mark_the_start_of_an_episode():
+class LastValueModel:
+    """A stand-in model for one metric ``a``: the score is the metric's last value."""
+
+    metrics = ("a",)
+    version = "fixed"
+    value_range = None
+    feature_mean = np.zeros(N_PER_METRIC)
+
+    def __init__(self, threshold: float):
+        self.threshold = threshold
+
+    def score(self, feats):
+        from detector.model import ScoreBatch
+
+        v = np.array([feats[0]])
+        return ScoreBatch(v, v, v, np.ones((1, 1)), np.zeros((1, 1)))
+
+
+def episode_starts(values: list[float], threshold: float, max_gap: int = 255) -> list[bool]:
+    """``episode_start`` of each anomaly when ``values`` are scored as they are (1 of 1, a gap of 3 calm
+    rows), after warm-up; the state goes through its bytes on every event, as in the job."""
     from detector.config import load_config
 
-    class Fixed:
-        """A stand-in model: the score is the metric's last value."""
-
-        metrics = ("a",)
-        threshold = 1.0
-        version = "fixed"
-        value_range = None
-        feature_mean = np.zeros(14)
-
-        def score(self, feats):
-            from detector.model import ScoreBatch
-
-            v = np.array([feats[0]])
-            return ScoreBatch(v, v, v, np.ones((1, 1)), np.zeros((1, 1)))
-
-    cfg = load_config(env={}, overrides=["stream.metrics=a", "alert.k=1", "alert.n=1", "alert.episode_gap=3"])
-    det = EntityDetector(cfg, Fixed())  # type: ignore[arg-type]
+    overrides = ["stream.metrics=a", "alert.k=1", "alert.n=1", "alert.episode_gap=3"]
+    cfg = load_config(env={}, overrides=[*overrides, f"alert.episode_max_gap={max_gap}"])
+    det = EntityDetector(cfg, LastValueModel(threshold))  # type: ignore[arg-type]
     st = det.new_state()
-    values = [0.0] * cfg.window.warmup + [5, 5, 0, 5, 0, 0, 0, 5]
     starts = []
-    for t, v in enumerate(values):
+    for t, v in enumerate([0.0] * cfg.window.warmup + values):
         out = det.step(st, MetricEvent("k", 1000 * (t + 1), {"a": float(v)}), 0)
         starts += [a["episode_start"] for a in out.anomalies]
-        st = EntityState.from_bytes(st.to_bytes())  # the job's round trip keeps the episode counter
-    assert starts == [True, False, False, True]
+        st = EntityState.from_bytes(st.to_bytes())
+    return starts
+
+
+def test_anomalies_mark_the_start_of_an_episode():
+    assert episode_starts([5, 5, 0, 5, 0, 0, 0, 5], threshold=1.0) == [True, False, False, True]
 
 
 def test_an_episode_ends_only_after_calm_rows_or_the_max_gap():
@@ -135,42 +144,14 @@ def test_an_episode_ends_only_after_calm_rows_or_the_max_gap():
     only rows at or below 1.0 count towards ``alert.episode_gap``, and the rows between neither reset
     nor advance that count. After ``alert.episode_max_gap`` rows without an anomaly, calm or not, an
     anomaly opens an episode anyway (an entity that is never calm still pages)."""
-    from detector.config import load_config
-    from detector.model import ScoreBatch
-
-    class Fixed:
-        """A stand-in model: the score is the metric's last value; the threshold is 2."""
-
-        metrics = ("a",)
-        threshold = 2.0
-        version = "fixed"
-        value_range = None
-        feature_mean = np.zeros(14)
-
-        def score(self, feats):
-            v = np.array([feats[0]])
-            return ScoreBatch(v, v, v, np.ones((1, 1)), np.zeros((1, 1)))
-
-    def episode_starts(values: list[float], max_gap: int) -> list[bool]:
-        overrides = ["stream.metrics=a", "alert.k=1", "alert.n=1", "alert.episode_gap=3"]
-        cfg = load_config(env={}, overrides=[*overrides, f"alert.episode_max_gap={max_gap}"])
-        det = EntityDetector(cfg, Fixed())  # type: ignore[arg-type]
-        st = det.new_state()
-        starts = []
-        for t, v in enumerate([0.0] * cfg.window.warmup + values):
-            out = det.step(st, MetricEvent("k", 1000 * (t + 1), {"a": float(v)}), 0)
-            starts += [a["episode_start"] for a in out.anomalies]
-            st = EntityState.from_bytes(st.to_bytes())  # the job's round trip keeps both counters
-        return starts
-
     # anomaly; five rows above normal but below the threshold; anomaly (same episode); three calm rows
     # (1.0 is calm) with an unusual row among them; anomaly (a new episode)
     values = [5, 1.5, 1.5, 1.5, 1.5, 1.5, 5, 0, 1.5, 1.0, 0, 5]
-    assert episode_starts(values, max_gap=255) == [True, False, True]
+    assert episode_starts(values, threshold=2.0) == [True, False, True]
     # the same rows with a max gap of 5: the five unusual rows end the first episode
-    assert episode_starts(values, max_gap=5) == [True, True, True]
+    assert episode_starts(values, threshold=2.0, max_gap=5) == [True, True, True]
     # two calm rows are not enough
-    assert episode_starts([5, 0, 1.5, 0, 5], max_gap=255) == [True, False]
+    assert episode_starts([5, 0, 1.5, 0, 5], threshold=2.0) == [True, False]
 
 
 def test_contributors_rank_metrics_by_their_smoothed_error():
