@@ -122,11 +122,10 @@ class EntityDetector:
             record["beyond_range"] = [self.metrics[i] for i in np.flatnonzero(excess > 1.0)]
         gap = alert_cfg.episode_gap
         if is_anomaly:
-            # a range break is news even inside an ongoing episode: a new extreme opens an episode of its
-            # own unless another range break did within the gap
-            # an episode ends after ``gap`` calm rows: one whose scores hover between normal and the
-            # threshold has not ended; but an entity that is never calm (its normal scores sit above the
-            # normal 99th percentile) must still page again, after ``episode_max_gap`` rows of any kind
+            # an episode ends after ``gap`` calm rows (scores hovering between normal and the threshold
+            # have not settled), or after ``episode_max_gap`` rows of any kind (an entity that drifted
+            # above normal is never calm, and must still page); a new extreme is news even inside an
+            # ongoing episode, unless another range break came within the gap
             record["episode_start"] = (
                 state.calm >= gap
                 or state.quiet >= alert_cfg.episode_max_gap
