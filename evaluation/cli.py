@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from evaluation.datasets import load_matrix, load_nab
+from evaluation.datasets import DatasetError, load_matrix, load_nab
 from evaluation.harness import default_params
 from evaluation.runs import (
     SPREAD_SEEDS,
@@ -94,7 +94,9 @@ def _timed(
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="sentinel-eval", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = p.add_subparsers(dest="cmd", required=True)
     for name, default_data in (("all", "../shared/datasets"), ("matrix", None), ("nab", None)):
         s = sub.add_parser(name)
@@ -143,6 +145,15 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.members is not None and args.members < 1:
         p.error("--members must be at least 1")
+    try:
+        return _evaluate(args, argv, t0)
+    except DatasetError as e:  # bad data: say what and where, no traceback
+        print(f"{p.prog}: error: {e}", file=sys.stderr)
+        return 2
+
+
+def _evaluate(args: argparse.Namespace, argv: list[str], t0: float) -> int:
+    """The ``all``, ``matrix`` and ``nab`` commands."""
     members = args.members
     pairs = default_params().members if members is None else members  # recorded in run.json
     make = None if members is None else functools.partial(detectors_for, members=members)
@@ -166,6 +177,8 @@ def main(argv: list[str] | None = None) -> int:
             "baselines": res["baselines"],
             "per_entity": res["per_entity"],
         }
+        if res["unscored"]:
+            report["nab_unscored"] = res["unscored"]
         if args.nab_seeds:
             report["nab_seeds"] = nab_seed_spread(files, res, args.nab_seeds, show, args.jobs, members)
         _write(out, report, _run_info(argv, t0, data=str(data), members=pairs))
@@ -190,6 +203,8 @@ def main(argv: list[str] | None = None) -> int:
         "baselines": baselines,
         "per_entity": {"smd": smd["per_entity"], "nab": nab["per_entity"]},
     }
+    if nab["unscored"]:
+        report["nab_unscored"] = nab["unscored"]
     if smd_seeds is not None:
         report["smd_seeds"] = smd_seeds
     if nab_seeds is not None:

@@ -4,7 +4,10 @@
   (``{"group/name.csv": [[start, end], ...]}``), optionally ``labels/combined_labels.json``.
 - Matrix layout: ``train/ test/ test_label/ <entity>.npy`` (``(T, n_metrics)``, ``(T,)``), optional
   ``interpretation_label/<entity>.txt`` with lines ``start-end:d1,d2,...`` (0-based start, exclusive
-  end, 1-based metric indices), as in the OmniAnomaly SMD release.
+  end, 1-based metric indices), as in the OmniAnomaly SMD release. NaN or infinite entries are missing
+  values (the job waits for a row's missing metrics).
+
+Anything else raises :class:`DatasetError` naming the file (and line) at fault.
 """
 
 from __future__ import annotations
@@ -14,8 +17,14 @@ import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+
+
+class DatasetError(ValueError):
+    """A data set that cannot be evaluated as it is; the message names the file and what is wrong."""
+
 
 PROBATION_FRACTION = 0.15
 PROBATION_MAX = 750
@@ -75,36 +84,74 @@ def windows_to_indices(times_ms: np.ndarray, windows_ms: list[tuple[int, int]]) 
     return out
 
 
+def _read_json(path: Path) -> Any:
+    if not path.is_file():
+        raise DatasetError(f"{path}: missing")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise DatasetError(f"{path}: not valid JSON ({e})") from None
+
+
+def _read_nab_csv(path: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """(timestamps as written, epoch millis, values) of one NAB data file; every bad row is named."""
+    stamps, times, values = [], [], []
+    with path.open(newline="") as f:
+        reader = csv.DictReader(f)
+        missing = {"timestamp", "value"} - set(reader.fieldnames or [])
+        if missing:
+            raise DatasetError(
+                f"{path}: no {' or '.join(sorted(missing))} column (header {reader.fieldnames})"
+            )
+        for row in reader:
+            where = f"{path}:{reader.line_num}"
+            try:
+                times.append(parse_time(row["timestamp"]))
+            except (TypeError, ValueError):
+                raise DatasetError(
+                    f"{where}: timestamp {row['timestamp']!r} is not YYYY-MM-DD HH:MM:SS"
+                ) from None
+            try:
+                value = float(row["value"])
+            except (TypeError, ValueError):
+                value = float("nan")
+            if not np.isfinite(value):
+                raise DatasetError(f"{where}: value {row['value']!r} is not a finite number")
+            values.append(value)
+            stamps.append(row["timestamp"])
+    return stamps, np.array(times, dtype=np.int64), np.array(values, dtype=np.float64)
+
+
 def load_nab(root: str | Path) -> list[NabFile]:
     """Every labelled series of a NAB-layout directory, sorted by name."""
     root = Path(root)
-    windows = json.loads((root / "labels" / "combined_windows.json").read_text())
+    windows = _read_json(root / "labels" / "combined_windows.json")
     labels_path = root / "labels" / "combined_labels.json"
-    labels = json.loads(labels_path.read_text()) if labels_path.is_file() else {}
+    labels = _read_json(labels_path) if labels_path.is_file() else {}
     files = []
     for name in sorted(windows):
         path = root / "data" / name
         if not path.is_file():
-            raise FileNotFoundError(f"{path}: listed in combined_windows.json but missing")
-        stamps, values = [], []
-        with path.open() as f:
-            for row in csv.DictReader(f):
-                stamps.append(row["timestamp"])
-                values.append(float(row["value"]))
-        times = np.array([parse_time(t) for t in stamps], dtype=np.int64)
-        win_ms = [(parse_time(a), parse_time(b)) for a, b in windows[name]]
+            raise DatasetError(f"{path}: listed in combined_windows.json but missing")
+        stamps, times, values = _read_nab_csv(path)
+        try:
+            win_ms = [(parse_time(a), parse_time(b)) for a, b in windows[name]]
+        except (TypeError, ValueError):
+            raise DatasetError(
+                f"combined_windows.json: {name}: windows must be [[start, end], ...]"
+            ) from None
         files.append(
             NabFile(
                 name=name,
                 timestamps=stamps,
                 times_ms=times,
-                values=np.array(values, dtype=np.float64),
+                values=values,
                 windows=windows_to_indices(times, win_ms),
                 anomalies_ms=[parse_time(t) for t in labels.get(name, [])],
             )
         )
     if not files:
-        raise ValueError(f"{root}: no series listed in labels/combined_windows.json")
+        raise DatasetError(f"{root}: no series listed in labels/combined_windows.json")
     return files
 
 
@@ -132,23 +179,38 @@ def parse_interpretation(text: str) -> list[tuple[int, int, list[int]]]:
     return out
 
 
+def _load_array(path: Path) -> np.ndarray:
+    if not path.is_file():
+        raise DatasetError(f"{path}: missing")
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as e:
+        raise DatasetError(f"{path}: not a readable .npy array ({e})") from None
+
+
 def load_matrix(root: str | Path) -> list[MatrixEntity]:
     """Every entity of a matrix-layout directory (entities = ``test/*.npy``), sorted by name."""
     root = Path(root)
     names = sorted(p.stem for p in (root / "test").glob("*.npy"))
     if not names:
-        raise ValueError(f"{root}: no test/<entity>.npy files")
+        raise DatasetError(f"{root}: no test/<entity>.npy files")
     out = []
     for name in names:
-        train = np.load(root / "train" / f"{name}.npy", allow_pickle=False).astype(np.float64)
-        test = np.load(root / "test" / f"{name}.npy", allow_pickle=False).astype(np.float64)
-        label = np.load(root / "test_label" / f"{name}.npy", allow_pickle=False).reshape(-1)
+        train = _load_array(root / "train" / f"{name}.npy").astype(np.float64)
+        test = _load_array(root / "test" / f"{name}.npy").astype(np.float64)
+        label = _load_array(root / "test_label" / f"{name}.npy").reshape(-1)
         if train.ndim == 1:
-            train, test = train[:, None], test[:, None]
-        if test.shape[1] != train.shape[1] or len(label) != len(test):
-            raise ValueError(
-                f"{name}: shapes disagree (train {train.shape}, test {test.shape}, label {label.shape})"
+            train = train[:, None]
+        if test.ndim == 1:
+            test = test[:, None]
+        if train.ndim != 2 or test.shape[1:] != train.shape[1:] or len(label) != len(test):
+            raise DatasetError(
+                f"{name}: shapes disagree (train {train.shape}, test {test.shape}, label {label.shape}); "
+                "expected (T_train, n_metrics), (T_test, n_metrics), (T_test,)"
             )
+        # the job refuses non-finite values and waits for the row's missing metrics: NaN is "missing"
+        train[np.isinf(train)] = np.nan
+        test[np.isinf(test)] = np.nan
         interp_path = root / "interpretation_label" / f"{name}.txt"
         interp = parse_interpretation(interp_path.read_text()) if interp_path.is_file() else None
         out.append(MatrixEntity(name, train, test, (label > 0.5).astype(np.int8), interp))

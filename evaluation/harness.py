@@ -8,8 +8,9 @@ event at a time, and is (re)fitted only on rows that precede the next chunk.
 
 - Matrix data (SMD): fit on the train split; the entity state is warmed on the train split's tail
   (the minutes just before the test split); every test row is then scored.
-- NAB: fit on the probationary period, then refit on past rows at a doubling schedule (2p, 4p, ...)
-  using at most ``max_fit_rows`` of the most recent rows.
+- NAB: fit on the probationary period (or on :func:`min_fit_rows` rows if that is longer), then refit
+  on past rows at a doubling schedule (2p, 4p, ...) using at most ``max_fit_rows`` of the most recent
+  rows.
 """
 
 from __future__ import annotations
@@ -91,6 +92,12 @@ def eval_config(n_metrics: int, base: Config | None = None) -> Config:
 def default_params() -> TrainParams:
     """Training parameters for evaluation: the production defaults, accepting short series."""
     return TrainParams(min_rows=60, reuse_graph=True)
+
+
+def min_fit_rows() -> int:
+    """The fewest rows our detector can be fitted on: its window warm-up, then the
+    ``TrainParams.min_rows`` feature vectors that training needs."""
+    return eval_config(1).window.warmup - 1 + default_params().min_rows
 
 
 def events(key: str, metrics: list[str], rows: np.ndarray, times_ms: np.ndarray) -> Iterator[MetricEvent]:
@@ -249,11 +256,14 @@ def run_series(
 ) -> dict[str, SeriesScores]:
     """Score a series online: fit on ``values[:first_fit]``, score up to the next refit point, refit
     on the (at most ``max_fit_rows``) rows before it, and so on. Rows before ``first_fit`` are
-    scored by the first model too (they warm the state; NAB ignores them as probation)."""
+    scored by the first model too (they warm the state; NAB ignores them as probation). A series of
+    ``first_fit`` rows or fewer is not scored at all (NaN scores, no alerts)."""
     values = values.reshape(len(values), -1)
     points = refit_points(len(values), first_fit)
-    if not points:
-        raise ValueError(f"series of {len(values)} rows is too short for a first fit on {first_fit} rows")
+    if not points:  # too short for even one fit: nothing is scored, as for a detector that never alerts
+        n = len(values)
+        nothing = Chunk(np.full(n, np.nan), np.zeros(n, dtype=np.int8), float("inf"))
+        return {name: _concat([nothing]) for name in det.names}
     chunks: dict[str, list[Chunk]] = {}
     start = 0
     for k, r in enumerate(points):

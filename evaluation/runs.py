@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import functools
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,7 +20,7 @@ import numpy as np
 
 from detector.config import AlertConfig
 from evaluation.baselines import RawIsolationForest, RollingZScore
-from evaluation.datasets import MatrixEntity, NabFile, segments
+from evaluation.datasets import DatasetError, MatrixEntity, NabFile, segments
 from evaluation.explain import hitrate
 from evaluation.harness import (
     OnlineDetector,
@@ -27,6 +28,8 @@ from evaluation.harness import (
     SeriesScores,
     default_params,
     episode_onsets,
+    eval_config,
+    min_fit_rows,
     run_matrix,
     run_series,
 )
@@ -104,8 +107,24 @@ def _score_nab_file(
 ) -> dict[str, SeriesScores]:
     out: dict[str, SeriesScores] = {}
     for det in make_detectors(1, f.stem):
-        out.update(run_series(det, f.values, f.times_ms, f.probation))
+        out.update(run_series(det, f.values, f.times_ms, nab_first_fit(f)))
     return out
+
+
+def nab_first_fit(f: NabFile) -> int:
+    """Rows the first model is fitted on: the probationary period, or more if our detector needs more."""
+    return max(f.probation, min_fit_rows())
+
+
+def check_training_rows(entities: list[MatrixEntity]) -> None:
+    """Refuse, before any fitting, entities whose train split is too short for our detector."""
+    short = [f"{e.name} ({len(e.train)})" for e in entities if len(e.train) < min_fit_rows()]
+    if short:
+        raise DatasetError(
+            f"train split too short for the detector (at least {min_fit_rows()} rows: its "
+            f"{eval_config(1).window.warmup}-row warm-up, then {default_params().min_rows} feature vectors): "
+            + ", ".join(short)
+        )
 
 
 # ---------------------------------------------------------------- matrix layout (SMD)
@@ -138,6 +157,9 @@ def matrix_entity_result(entity: MatrixEntity, s: SeriesScores, step_minutes: fl
     if s.contrib is not None and entity.interpretation:
         out["hitrate_100"] = hitrate(s.contrib, entity.interpretation, 1.0)
         out["hitrate_150"] = hitrate(s.contrib, entity.interpretation, 1.5)
+    if not segs:  # nothing labelled: every alert is false, and precision, recall and F1 are undefined
+        for k in ("f1_pointwise", "precision", "recall", "f1_best", "f1_pa", "event_recall"):
+            out[k] = None  # not 0: the means over entities skip it
     return out
 
 
@@ -158,6 +180,7 @@ def evaluate_matrix(
     jobs: int = 1,
 ) -> dict[str, Any]:
     """Every detector on every entity (fit on train, score test online), ``jobs`` entities at once."""
+    check_training_rows(entities)
     per: dict[str, dict[str, dict[str, Any]]] = {}
     t0 = time.time()
     tasks = [(_score_matrix_entity, (entity, make_detectors or detectors_for)) for entity in entities]
@@ -326,8 +349,16 @@ def evaluate_nab(
     jobs: int = 1,
 ) -> dict[str, Any]:
     """Every detector on every NAB series, strictly online (fit on probation, refit on the past),
-    ``jobs`` series at once."""
+    ``jobs`` series at once. Series too short for a first fit are not scored (no detections; NAB still
+    counts their windows as missed) and are listed under ``unscored``."""
     t0 = time.time()
+    unscored = [f.name for f in files if len(f.values) <= nab_first_fit(f)]
+    if unscored:
+        print(
+            f"warning: {len(unscored)} series of {min_fit_rows()} rows or fewer cannot be fitted and are "
+            f"not scored (no detections): {', '.join(unscored)}",
+            file=sys.stderr,
+        )
     scores: dict[str, dict[str, np.ndarray]] = {}
     raw: dict[str, dict[str, np.ndarray]] = {}
     tasks = [(_score_nab_file, (f, make_detectors or detectors_for)) for f in files]
@@ -359,5 +390,6 @@ def evaluate_nab(
             b: results[f"{b}+episodes"]["summary"] for b in BASELINES if f"{b}+episodes" in results
         },
         "per_entity": {name: r["per_file"] for name, r in results.items() if "+" not in name},
+        "unscored": unscored,
         "seconds": round(time.time() - t0, 1),
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,15 @@ import pytest
 from evaluation.baselines import RawIsolationForest, RollingZScore
 from evaluation.cli import main as eval_main
 from evaluation.datasets import load_matrix, load_nab
-from evaluation.harness import SentinelDetector, episode_onsets, refit_points, run_series
+from evaluation.harness import (
+    SentinelDetector,
+    SeriesScores,
+    episode_onsets,
+    min_fit_rows,
+    refit_points,
+    run_series,
+)
+from evaluation.runs import matrix_entity_result, matrix_summary, nab_first_fit
 
 
 def series(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -43,19 +52,27 @@ def baselines_only(n_metrics: int, key: str):
     return [RawIsolationForest(), RollingZScore()]
 
 
-def nab_dir(tmp_path: Path) -> Path:
-    """A one-series NAB-layout directory: 600 rows, one labelled window at rows 540-580."""
-    nab = tmp_path / "nab"
-    (nab / "data" / "grp").mkdir(parents=True)
-    (nab / "labels").mkdir()
-    values, times = series(600)
+def write_nab_series(nab: Path, name: str, n: int, window: tuple[int, int] | None) -> None:
+    """One NAB-layout series of ``n`` rows, with its window (row indices) added to the label file."""
+    path = nab / "data" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    (nab / "labels").mkdir(exist_ok=True)
+    values, times = series(n)
     stamps = [
         np.datetime64(int(t), "ms").astype("datetime64[s]").astype(str).replace("T", " ") for t in times
     ]
-    with (nab / "data" / "grp" / "s.csv").open("w") as fh:
+    with path.open("w") as fh:
         fh.write("timestamp,value\n" + "".join(f"{a},{v}\n" for a, v in zip(stamps, values, strict=True)))
-    window = [[stamps[540] + ".000000", stamps[580] + ".000000"]]
-    (nab / "labels" / "combined_windows.json").write_text(json.dumps({"grp/s.csv": window}))
+    labels = nab / "labels" / "combined_windows.json"
+    windows = json.loads(labels.read_text()) if labels.is_file() else {}
+    windows[name] = [[stamps[window[0]] + ".000000", stamps[window[1]] + ".000000"]] if window else []
+    labels.write_text(json.dumps(windows))
+
+
+def nab_dir(tmp_path: Path) -> Path:
+    """A one-series NAB-layout directory: 600 rows, one labelled window at rows 540-580."""
+    nab = tmp_path / "nab"
+    write_nab_series(nab, "grp/s.csv", 600, (540, 580))
     return nab
 
 
@@ -99,6 +116,108 @@ def test_matrix_and_nab_directories_of_any_shape(tmp_path, monkeypatch):
     assert sum(int(r["label"]) for r in rows) == 41
     rep = json.loads(out.read_text())
     assert {"standard", "reward_low_fp", "reward_low_fn"} <= set(rep["baselines"]["zscore"])
+
+
+def matrix_dir(tmp_path: Path, train_rows: int = 300, test_label: bool = True) -> Path:
+    """A one-entity matrix-layout directory (3 metrics); the test split has 10 anomalous rows."""
+    mat = tmp_path / "matrix"
+    for sub in ("train", "test", "test_label"):
+        (mat / sub).mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(2)
+    np.save(mat / "train" / "e.npy", rng.random((train_rows, 3)))
+    test = rng.random((200, 3))
+    test[100:110] += 3
+    np.save(mat / "test" / "e.npy", test)
+    label = np.zeros(200)
+    label[100:110] = test_label
+    np.save(mat / "test_label" / "e.npy", label)
+    return mat
+
+
+def damage(data: Path, kind: str) -> None:
+    """Break a data set the way a hand-made one might be broken."""
+    if kind == "no train file":
+        (data / "train" / "e.npy").unlink()
+    elif kind == "metrics differ":
+        np.save(data / "test" / "e.npy", np.zeros((200, 4)))
+    elif kind == "short train":
+        np.save(data / "train" / "e.npy", np.zeros((min_fit_rows() - 1, 3)))
+    elif kind == "no label file":
+        (data / "labels" / "combined_windows.json").unlink()
+    elif kind == "listed file gone":
+        write_nab_series(data, "grp/gone.csv", 600, None)
+        (data / "data" / "grp" / "gone.csv").unlink()
+    elif kind == "bad value":
+        (data / "data" / "grp" / "s.csv").write_text("timestamp,value\n2020-01-01 00:00:00,x\n")
+    elif kind == "bad header":
+        (data / "data" / "grp" / "s.csv").write_text("time,value\n")
+
+
+@pytest.mark.parametrize(
+    "layout, kind, message",
+    [
+        ("matrix", "no train file", r"train/e\.npy: missing"),
+        ("matrix", "metrics differ", r"e: shapes disagree \(train \(300, 3\), test \(200, 4\)"),
+        ("matrix", "short train", r"too short .*: e \(88\)"),
+        ("nab", "no label file", "combined_windows.json: missing"),
+        ("nab", "listed file gone", "gone.csv: listed in combined_windows.json but missing"),
+        ("nab", "bad value", r"s\.csv:2: value 'x' is not a finite number"),
+        ("nab", "bad header", r"s\.csv: no timestamp column"),
+    ],
+)
+def test_a_bad_data_set_is_refused_naming_the_file_before_any_fitting(
+    tmp_path, monkeypatch, capsys, layout, kind, message
+):
+    import evaluation.runs as runs
+
+    made: list[str] = []
+
+    def detectors(n_metrics: int, key: str):
+        made.append(key)
+        return baselines_only(n_metrics, key)
+
+    monkeypatch.setattr(runs, "detectors_for", detectors)
+    data = matrix_dir(tmp_path) if layout == "matrix" else nab_dir(tmp_path)
+    damage(data, kind)
+    argv = [layout, "--data", str(data), "--out", str(tmp_path / "r.json"), "--jobs", "1", "--quiet"]
+    assert eval_main(argv + (["--seeds", "none"] if layout == "matrix" else [])) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("sentinel-eval: error: ") and "Traceback" not in err
+    assert re.search(message, err), err
+    assert not made and not (tmp_path / "r.json").exists()
+
+
+def test_a_nab_series_too_short_to_fit_is_reported_unscored_and_its_window_missed(tmp_path, monkeypatch):
+    import evaluation.runs as runs
+
+    nab = nab_dir(tmp_path)
+    short = min_fit_rows()  # a first fit needs more rows than this
+    write_nab_series(nab, "grp/short.csv", short, (short - 20, short - 10))
+    monkeypatch.setattr(runs, "detectors_for", baselines_only)
+    out = tmp_path / "n.json"
+    assert eval_main(["nab", "--data", str(nab), "--out", str(out), "--jobs", "1", "--quiet"]) == 0
+    rep = json.loads(out.read_text())
+    assert rep["nab_unscored"] == ["grp/short.csv"]
+    rows = list(csv.DictReader((tmp_path / "n" / "zscore" / "grp" / "zscore_short.csv").open()))
+    assert len(rows) == short and all(float(r["anomaly_score"]) == 0.0 for r in rows)
+    assert rep["per_entity"]["zscore"]["grp/short.csv"]["fn"] == 1
+    # one row more and the series is fitted and scored after its first fit
+    (f,) = [f for f in load_nab(nab) if f.name == "grp/s.csv"]
+    assert nab_first_fit(f) == max(f.probation, short) < len(f.values)
+
+
+def test_an_entity_without_labelled_anomalies_has_no_f1_and_is_left_out_of_the_means(tmp_path):
+    (labelled,) = load_matrix(matrix_dir(tmp_path / "a"))
+    (unlabelled,) = load_matrix(matrix_dir(tmp_path / "b", test_label=False))
+    alert = np.zeros(200, dtype=np.int8)
+    alert[100:105] = 1
+    alert[10] = 1
+    s = SeriesScores(alert.astype(float), alert, 0.5)
+    per = {e.name + k: matrix_entity_result(e, s, 1.0) for k, e in (("1", labelled), ("2", unlabelled))}
+    assert per["e1"]["f1_pointwise"] == pytest.approx(2 * (5 / 6) * 0.5 / (5 / 6 + 0.5))
+    assert all(per["e2"][k] is None for k in ("f1_pointwise", "precision", "recall", "f1_best", "f1_pa"))
+    assert per["e2"]["alerts"] == 6 and per["e2"]["events"] == 0
+    assert matrix_summary(per)["f1_pointwise"] == per["e1"]["f1_pointwise"]
 
 
 def test_shared_datasets_load_when_present():
