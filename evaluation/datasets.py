@@ -36,10 +36,9 @@ def probation_length(n_rows: int) -> int:
 
 
 def parse_time(text: str) -> int:
-    """NAB timestamp (``2014-02-19 10:50:00[.000000]``, naive = UTC) -> epoch millis."""
-    text = text.strip()
-    fmt = "%Y-%m-%d %H:%M:%S.%f" if "." in text else "%Y-%m-%d %H:%M:%S"
-    return int(datetime.strptime(text, fmt).replace(tzinfo=UTC).timestamp() * 1000)
+    """NAB timestamp (``2014-02-19 10:50:00[.000000]``, or any ISO 8601 form; naive = UTC) -> epoch millis."""
+    t = datetime.fromisoformat(text.strip())
+    return int((t if t.tzinfo else t.replace(tzinfo=UTC)).timestamp() * 1000)
 
 
 @dataclass
@@ -109,7 +108,7 @@ def _read_nab_csv(path: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
                 times.append(parse_time(row["timestamp"]))
             except (TypeError, ValueError):
                 raise DatasetError(
-                    f"{where}: timestamp {row['timestamp']!r} is not YYYY-MM-DD HH:MM:SS"
+                    f"{where}: timestamp {row['timestamp']!r} is not an ISO 8601 time (YYYY-MM-DD HH:MM:SS)"
                 ) from None
             try:
                 value = float(row["value"])

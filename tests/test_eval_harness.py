@@ -149,6 +149,8 @@ def damage(data: Path, kind: str) -> None:
         (data / "data" / "grp" / "gone.csv").unlink()
     elif kind == "bad value":
         (data / "data" / "grp" / "s.csv").write_text("timestamp,value\n2020-01-01 00:00:00,x\n")
+    elif kind == "bad time":
+        (data / "data" / "grp" / "s.csv").write_text("timestamp,value\n2020-01-01T00:00:00Z,1\nyesterday,2\n")
     elif kind == "bad header":
         (data / "data" / "grp" / "s.csv").write_text("time,value\n")
 
@@ -162,6 +164,7 @@ def damage(data: Path, kind: str) -> None:
         ("nab", "no label file", "combined_windows.json: missing"),
         ("nab", "listed file gone", "gone.csv: listed in combined_windows.json but missing"),
         ("nab", "bad value", r"s\.csv:2: value 'x' is not a finite number"),
+        ("nab", "bad time", r"s\.csv:3: timestamp 'yesterday' is not an ISO 8601 time"),
         ("nab", "bad header", r"s\.csv: no timestamp column"),
     ],
 )
