@@ -572,6 +572,13 @@ def render(ev: dict[str, Any], run: dict[str, Any]) -> str:
     for name, s, lo_fp, lo_fn in NAB_PUBLISHED:
         lines.append(f"| {name} (published) | {s} | {lo_fp} | {lo_fn} |")
     lines += nab_seed_lines(ev.get("nab_seeds"))
+    if ev.get("nab_unscored"):
+        lines += [
+            "",
+            "Too short to fit, so never scored (no detections, windows missed): "
+            + ", ".join(ev["nab_unscored"])
+            + ".",
+        ]
     details = run.get("nab_details", {})
     if details:
         lines += [
