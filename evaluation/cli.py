@@ -184,11 +184,11 @@ def _evaluate(args: argparse.Namespace, argv: list[str], t0: float) -> int:
         _write(out, report, _run_info(argv, t0, data=str(data), members=pairs))
         return 0
     smd_entities = load_matrix(data / "smd")[:: args.every]
+    nab_files = load_nab(data / "nab")[:: args.every]  # both data sets checked before any fitting
     smd = evaluate_matrix(smd_entities, d / "smd", make_detectors=make, show=show, jobs=args.jobs)
     smd_seeds, smd_seed_seconds = _timed(
         args.seeds, lambda: seed_spread(smd_entities, smd, args.seeds, show, args.jobs, members)
     )
-    nab_files = load_nab(data / "nab")[:: args.every]
     nab = evaluate_nab(nab_files, d / "nab", make_detectors=make, show=show, jobs=args.jobs)
     nab_seeds, nab_seed_seconds = _timed(
         args.nab_seeds, lambda: nab_seed_spread(nab_files, nab, args.nab_seeds, show, args.jobs, members)

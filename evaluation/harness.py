@@ -256,7 +256,8 @@ def run_series(
 ) -> dict[str, SeriesScores]:
     """Score a series online: fit on ``values[:first_fit]``, score up to the next refit point, refit
     on the (at most ``max_fit_rows``) rows before it, and so on. Rows before ``first_fit`` are
-    scored by the first model too (they warm the state; NAB ignores them as probation). A series of
+    scored by the first model too (they warm the state; the NAB runner blanks those past the
+    probation, which NAB would count). A series of
     ``first_fit`` rows or fewer is not scored at all (NaN scores, no alerts)."""
     values = values.reshape(len(values), -1)
     points = refit_points(len(values), first_fit)

@@ -477,9 +477,14 @@ def seed_lines(spread: dict[str, Any] | None) -> list[str]:
         cells += [_f(v[i]) for v in spread["per_entity_f1"].values()]
         lines.append(f"| {seed} | " + " | ".join(cells) + " |")
     mean = [_f(spread.get(f"{k}_mean")) for k in SPREAD_FIELDS]
-    mean += [_f(float(sum(v) / len(v))) for v in spread["per_entity_f1"].values()]
+    mean += [_f(_mean_known(v)) for v in spread["per_entity_f1"].values()]
     lines.append("| mean | " + " | ".join(mean) + " |")
     return lines
+
+
+def _mean_known(values: list[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return float(sum(known) / len(known)) if known else None
 
 
 def nab_seed_lines(spread: dict[str, Any] | None) -> list[str]:

@@ -106,8 +106,14 @@ def _score_nab_file(
     f: NabFile, make_detectors: Callable[[int, str], list[OnlineDetector]]
 ) -> dict[str, SeriesScores]:
     out: dict[str, SeriesScores] = {}
+    first = nab_first_fit(f)
     for det in make_detectors(1, f.stem):
-        out.update(run_series(det, f.values, f.times_ms, nab_first_fit(f)))
+        out.update(run_series(det, f.values, f.times_ms, first))
+    for s in out.values():  # rows the first model learned from that NAB does not ignore: not scored
+        s.score[f.probation : first] = np.nan
+        s.alert[f.probation : first] = 0
+        if s.onset is not None:
+            s.onset[f.probation : first] = 0
     return out
 
 
@@ -118,10 +124,11 @@ def nab_first_fit(f: NabFile) -> int:
 
 def check_training_rows(entities: list[MatrixEntity]) -> None:
     """Refuse, before any fitting, entities whose train split is too short for our detector."""
-    short = [f"{e.name} ({len(e.train)})" for e in entities if len(e.train) < min_fit_rows()]
+    complete = {e.name: int(np.isfinite(e.train).all(axis=1).sum()) for e in entities}
+    short = [f"{name} ({n})" for name, n in complete.items() if n < min_fit_rows()]
     if short:
         raise DatasetError(
-            f"train split too short for the detector (at least {min_fit_rows()} rows: its "
+            f"train split too short for the detector (at least {min_fit_rows()} rows with every metric: its "
             f"{eval_config(1).window.warmup}-row warm-up, then {default_params().min_rows} feature vectors): "
             + ", ".join(short)
         )

@@ -7,6 +7,7 @@ import csv
 import json
 import re
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -153,19 +154,50 @@ def damage(data: Path, kind: str) -> None:
         (data / "data" / "grp" / "s.csv").write_text("timestamp,value\n2020-01-01T00:00:00Z,1\nyesterday,2\n")
     elif kind == "bad header":
         (data / "data" / "grp" / "s.csv").write_text("time,value\n")
+    elif kind == "no rows":
+        (data / "data" / "grp" / "s.csv").write_text("timestamp,value\n")
+    elif kind == "numbers as window times":
+        (data / "labels" / "combined_windows.json").write_text('{"grp/s.csv": [[1, 2]]}')
+    elif kind == "window outside the file":
+        (data / "labels" / "combined_windows.json").write_text(
+            '{"grp/s.csv": [["2030-01-01 00:00:00", "2030-01-02 00:00:00"]]}'
+        )
+    elif kind == "text labels":
+        np.save(data / "test_label" / "e.npy", np.array(["no"] * 200))
+    elif kind == "empty test":
+        np.save(data / "test" / "e.npy", np.zeros((0, 3)))
+        np.save(data / "test_label" / "e.npy", np.zeros(0))
+    elif kind == "bad interpretation":
+        (data / "interpretation_label").mkdir()
+        (data / "interpretation_label" / "e.txt").write_text("100-110:1\n100-110\n")
+    elif kind == "a metric never seen":
+        train = np.load(data / "train" / "e.npy")
+        train[:, 1] = np.inf
+        np.save(data / "train" / "e.npy", train)
 
 
 @pytest.mark.parametrize(
     "layout, kind, message",
     [
         ("matrix", "no train file", r"train/e\.npy: missing"),
-        ("matrix", "metrics differ", r"e: shapes disagree \(train \(300, 3\), test \(200, 4\)"),
+        ("matrix", "metrics differ", r"test/e\.npy: shapes disagree \(train \(300, 3\), test \(200, 4\)"),
         ("matrix", "short train", r"too short .*: e \(88\)"),
+        ("matrix", "a metric never seen", r"too short .*: e \(0\)"),
+        ("matrix", "text labels", r"test_label/e\.npy: dtype <U2 is not numeric"),
+        ("matrix", "empty test", r"test/e\.npy: shapes disagree .* none of them empty"),
+        ("matrix", "bad interpretation", r"e\.txt:2: '100-110' is not start-end:d1,d2"),
         ("nab", "no label file", "combined_windows.json: missing"),
         ("nab", "listed file gone", "gone.csv: listed in combined_windows.json but missing"),
         ("nab", "bad value", r"s\.csv:2: value 'x' is not a finite number"),
         ("nab", "bad time", r"s\.csv:3: timestamp 'yesterday' is not an ISO 8601 time"),
         ("nab", "bad header", r"s\.csv: no timestamp column"),
+        ("nab", "no rows", r"s\.csv: no data rows"),
+        (
+            "nab",
+            "numbers as window times",
+            r"combined_windows\.json: grp/s\.csv: \[1, 2\] is not \[start, end\]",
+        ),
+        ("nab", "window outside the file", r"combined_windows\.json: grp/s\.csv: a window holds no row"),
     ],
 )
 def test_a_bad_data_set_is_refused_naming_the_file_before_any_fitting(
@@ -207,6 +239,59 @@ def test_a_nab_series_too_short_to_fit_is_reported_unscored_and_its_window_misse
     # one row more and the series is fitted and scored after its first fit
     (f,) = [f for f in load_nab(nab) if f.name == "grp/s.csv"]
     assert nab_first_fit(f) == max(f.probation, short) < len(f.values)
+
+
+def test_the_all_command_checks_both_data_sets_before_fitting_either(tmp_path, monkeypatch, capsys):
+    import evaluation.runs as runs
+
+    made: list[str] = []
+
+    def detectors(n_metrics: int, key: str):
+        made.append(key)
+        return baselines_only(n_metrics, key)
+
+    monkeypatch.setattr(runs, "detectors_for", detectors)
+    matrix_dir(tmp_path).rename(tmp_path / "smd")
+    damage(nab_dir(tmp_path), "bad value")
+    argv = ["all", "--data", str(tmp_path), "--out", str(tmp_path / "r.json"), "--quiet", "--seeds", "none"]
+    assert eval_main([*argv, "--jobs", "1"]) == 2
+    assert "s.csv:2: value 'x'" in capsys.readouterr().err and not made
+
+
+class FitSizes(RollingZScore):
+    """The z-score baseline, recording how many rows each fit saw."""
+
+    sizes: ClassVar[list[int]] = []
+
+    def fit(self, past: np.ndarray, times_ms: np.ndarray) -> None:
+        FitSizes.sizes.append(len(past))
+        super().fit(past, times_ms)
+
+
+def test_a_short_probation_delays_the_first_fit_and_leaves_its_rows_unscored(tmp_path, monkeypatch):
+    import evaluation.runs as runs
+
+    nab = tmp_path / "nab"
+    write_nab_series(nab, "grp/s.csv", 200, (150, 170))  # probation: 30 rows
+    FitSizes.sizes = []
+    monkeypatch.setattr(runs, "detectors_for", lambda n, key: [FitSizes()])
+    assert (
+        eval_main(["nab", "--data", str(nab), "--out", str(tmp_path / "n.json"), "--jobs", "1", "--quiet"])
+        == 0
+    )
+    assert FitSizes.sizes[0] == min_fit_rows() == 89
+    rows = list(csv.DictReader((tmp_path / "n" / "zscore" / "grp" / "zscore_s.csv").open()))
+    scores = np.array([float(r["anomaly_score"]) for r in rows])
+    assert not scores[30:89].any() and scores[89:].any()  # nothing before the fit; scored after it
+
+
+def test_infinite_matrix_entries_are_missing_values(tmp_path):
+    mat = matrix_dir(tmp_path)
+    test = np.load(mat / "test" / "e.npy")
+    test[5, 2] = -np.inf
+    np.save(mat / "test" / "e.npy", test)
+    (ent,) = load_matrix(mat)
+    assert np.isnan(ent.test[5, 2]) and np.isfinite(np.delete(ent.test, 5, axis=0)).all()
 
 
 def test_an_entity_without_labelled_anomalies_has_no_f1_and_is_left_out_of_the_means(tmp_path):

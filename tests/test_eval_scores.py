@@ -175,12 +175,12 @@ def test_seed_spread_table_lists_every_seed_and_the_mean():
         "recall_mean": 0.4,
         "f1_best_mean": 0.7,
         "hitrate_150_mean": 0.85,
-        "per_entity_f1": {"machine-1-1": [0.5, 0.1], "machine-1-2": [0.3, 0.3]},
+        "per_entity_f1": {"machine-1-1": [0.5, 0.1], "machine-1-2": [0.3, 0.3], "quiet": [None, None]},
     }
     rows = [line for line in seed_lines(spread) if line.startswith("| ")]
-    assert rows[0].endswith("| F1 1-1 | F1 1-2 |")
-    assert rows[1] == "| 42 | 0.400 | 0.500 | 0.600 | 0.700 | 0.800 | 0.500 | 0.300 |"
-    assert rows[3] == "| mean | 0.300 | 0.400 | 0.400 | 0.700 | 0.850 | 0.300 | 0.300 |"
+    assert rows[0].endswith("| F1 1-1 | F1 1-2 | F1 quiet |")
+    assert rows[1] == "| 42 | 0.400 | 0.500 | 0.600 | 0.700 | 0.800 | 0.500 | 0.300 | - |"
+    assert rows[3] == "| mean | 0.300 | 0.400 | 0.400 | 0.700 | 0.850 | 0.300 | 0.300 | - |"
 
 
 def test_nab_seed_table_lists_every_seed_and_the_mean():
