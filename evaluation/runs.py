@@ -118,8 +118,13 @@ def _score_nab_file(
 
 
 def nab_first_fit(f: NabFile) -> int:
-    """Rows the first model is fitted on: the probationary period, or more if our detector needs more."""
-    return max(f.probation, min_fit_rows())
+    """Rows the first model is fitted on: the probationary period, or more if our detector needs more
+    (``min_fit_rows`` rows that it keeps: it drops a row whose time repeats or goes back, as the job
+    drops late events). More than the series' length if it never gets them."""
+    kept = np.ones(len(f.times_ms), dtype=bool)
+    kept[1:] = f.times_ms[1:] > np.maximum.accumulate(f.times_ms)[:-1]
+    needed = int(np.searchsorted(np.cumsum(kept), min_fit_rows())) + 1
+    return max(f.probation, needed)
 
 
 def check_training_rows(entities: list[MatrixEntity]) -> None:
@@ -362,8 +367,9 @@ def evaluate_nab(
     unscored = [f.name for f in files if len(f.values) <= nab_first_fit(f)]
     if unscored:
         print(
-            f"warning: {len(unscored)} series of {min_fit_rows()} rows or fewer cannot be fitted and are "
-            f"not scored (no detections): {', '.join(unscored)}",
+            f"warning: {len(unscored)} series have too few rows with increasing timestamps (at least "
+            f"{min_fit_rows()}, then one more to score) to fit and are not scored (no detections): "
+            f"{', '.join(unscored)}",
             file=sys.stderr,
         )
     scores: dict[str, dict[str, np.ndarray]] = {}

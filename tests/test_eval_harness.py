@@ -285,6 +285,17 @@ def test_a_short_probation_delays_the_first_fit_and_leaves_its_rows_unscored(tmp
     assert not scores[30:89].any() and scores[89:].any()  # nothing before the fit; scored after it
 
 
+def test_the_first_fit_counts_only_rows_the_detector_keeps(tmp_path):
+    nab = tmp_path / "nab"
+    write_nab_series(nab, "grp/s.csv", 200, (150, 170))
+    lines = (nab / "data" / "grp" / "s.csv").read_text().splitlines()
+    for i in range(11, 21):  # ten rows that repeat the time of row 10 (as NAB's own files have)
+        lines[i + 1] = lines[11].split(",")[0] + "," + lines[i + 1].split(",")[1]
+    (nab / "data" / "grp" / "s.csv").write_text("\n".join(lines) + "\n")
+    (f,) = load_nab(nab)
+    assert nab_first_fit(f) == min_fit_rows() + 10
+
+
 def test_infinite_matrix_entries_are_missing_values(tmp_path):
     mat = matrix_dir(tmp_path)
     test = np.load(mat / "test" / "e.npy")
