@@ -129,11 +129,12 @@ def nab_first_fit(f: NabFile) -> int:
 
 def check_training_rows(entities: list[MatrixEntity]) -> None:
     """Refuse, before any fitting, entities whose train split is too short for our detector."""
+    need = min_fit_rows()
     complete = {e.name: int(np.isfinite(e.train).all(axis=1).sum()) for e in entities}
-    short = [f"{name} ({n})" for name, n in complete.items() if n < min_fit_rows()]
+    short = [f"{name} ({n})" for name, n in complete.items() if n < need]
     if short:
         raise DatasetError(
-            f"train split too short for the detector (at least {min_fit_rows()} rows with every metric: its "
+            f"train split too short for the detector (at least {need} rows with every metric: its "
             f"{eval_config(1).window.warmup}-row warm-up, then {default_params().min_rows} feature vectors): "
             + ", ".join(short)
         )

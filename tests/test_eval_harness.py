@@ -176,6 +176,21 @@ def damage(data: Path, kind: str) -> None:
         np.save(data / "train" / "e.npy", train)
 
 
+@pytest.fixture
+def made_detectors(monkeypatch) -> list[str]:
+    """The keys of every entity or series the CLI builds detectors for (the baselines only)."""
+    import evaluation.runs as runs
+
+    made: list[str] = []
+
+    def detectors(n_metrics: int, key: str):
+        made.append(key)
+        return baselines_only(n_metrics, key)
+
+    monkeypatch.setattr(runs, "detectors_for", detectors)
+    return made
+
+
 @pytest.mark.parametrize(
     "layout, kind, message",
     [
@@ -201,17 +216,8 @@ def damage(data: Path, kind: str) -> None:
     ],
 )
 def test_a_bad_data_set_is_refused_naming_the_file_before_any_fitting(
-    tmp_path, monkeypatch, capsys, layout, kind, message
+    tmp_path, made_detectors, capsys, layout, kind, message
 ):
-    import evaluation.runs as runs
-
-    made: list[str] = []
-
-    def detectors(n_metrics: int, key: str):
-        made.append(key)
-        return baselines_only(n_metrics, key)
-
-    monkeypatch.setattr(runs, "detectors_for", detectors)
     data = matrix_dir(tmp_path) if layout == "matrix" else nab_dir(tmp_path)
     damage(data, kind)
     argv = [layout, "--data", str(data), "--out", str(tmp_path / "r.json"), "--jobs", "1", "--quiet"]
@@ -219,7 +225,7 @@ def test_a_bad_data_set_is_refused_naming_the_file_before_any_fitting(
     err = capsys.readouterr().err
     assert err.startswith("sentinel-eval: error: ") and "Traceback" not in err
     assert re.search(message, err), err
-    assert not made and not (tmp_path / "r.json").exists()
+    assert not made_detectors and not (tmp_path / "r.json").exists()
 
 
 def test_a_nab_series_too_short_to_fit_is_reported_unscored_and_its_window_missed(tmp_path, monkeypatch):
@@ -236,26 +242,17 @@ def test_a_nab_series_too_short_to_fit_is_reported_unscored_and_its_window_misse
     rows = list(csv.DictReader((tmp_path / "n" / "zscore" / "grp" / "zscore_short.csv").open()))
     assert len(rows) == short and all(float(r["anomaly_score"]) == 0.0 for r in rows)
     assert rep["per_entity"]["zscore"]["grp/short.csv"]["fn"] == 1
-    # one row more and the series is fitted and scored after its first fit
+    # a series long enough keeps its probation as the first fit
     (f,) = [f for f in load_nab(nab) if f.name == "grp/s.csv"]
     assert nab_first_fit(f) == max(f.probation, short) < len(f.values)
 
 
-def test_the_all_command_checks_both_data_sets_before_fitting_either(tmp_path, monkeypatch, capsys):
-    import evaluation.runs as runs
-
-    made: list[str] = []
-
-    def detectors(n_metrics: int, key: str):
-        made.append(key)
-        return baselines_only(n_metrics, key)
-
-    monkeypatch.setattr(runs, "detectors_for", detectors)
+def test_the_all_command_checks_both_data_sets_before_fitting_either(tmp_path, made_detectors, capsys):
     matrix_dir(tmp_path).rename(tmp_path / "smd")
     damage(nab_dir(tmp_path), "bad value")
     argv = ["all", "--data", str(tmp_path), "--out", str(tmp_path / "r.json"), "--quiet", "--seeds", "none"]
     assert eval_main([*argv, "--jobs", "1"]) == 2
-    assert "s.csv:2: value 'x'" in capsys.readouterr().err and not made
+    assert "s.csv:2: value 'x'" in capsys.readouterr().err and not made_detectors
 
 
 class FitSizes(RollingZScore):
