@@ -138,10 +138,10 @@ class WindowConfig:
 
 @dataclass
 class AlertConfig:
-    k: int = 3
-    """An anomaly is raised when k of the last n scores are above threshold (default 3 of 3: a deviation
+    k: int = 4
+    """An anomaly is raised when k of the last n scores are above threshold (default 4 of 4: a deviation
     that persists; a new extreme alerts at once through ``range_tolerance``)."""
-    n: int = 3
+    n: int = 4
     episode_gap: int = 30
     """An anomaly opens a new episode (``episode_start: true`` in its record) when the entity had
     ``episode_gap`` calm rows (scored, at or below both the threshold and the normal 99th percentile)

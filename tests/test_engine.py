@@ -285,7 +285,7 @@ def test_a_range_break_during_an_ongoing_episode_opens_an_episode_of_its_own():
             s = np.array([2.0 if feats[N_PER_METRIC] > 5.5 else 0.0])
             return ScoreBatch(s, s, s, np.ones((1, 2)), np.zeros((1, 2)))
 
-    cfg = load_config(env={}, overrides=["stream.metrics=a,b"])
+    cfg = load_config(env={}, overrides=["stream.metrics=a,b", "alert.k=3", "alert.n=3"])
     det = EntityDetector(cfg, HighB())  # type: ignore[arg-type]
     st = det.new_state()
     normal = [(0.5, 5.0)] * (cfg.window.warmup + 5)
