@@ -159,10 +159,8 @@ def load_nab(root: str | Path) -> list[NabFile]:
         if not path.is_file():
             raise DatasetError(f"{path}: listed in {windows_path.name} but missing")
         stamps, times, values = _read_nab_csv(path)
-        win_ms = [
-            (_time_of(a, f"{windows_path}: {name}:"), _time_of(b, f"{windows_path}: {name}:"))
-            for a, b in windows[name]
-        ]
+        where = f"{windows_path}: {name}:"
+        win_ms = [(_time_of(a, where), _time_of(b, where)) for a, b in windows[name]]
         rows = windows_to_indices(times, win_ms)
         if len(rows) != len(win_ms):
             raise DatasetError(
