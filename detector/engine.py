@@ -66,14 +66,20 @@ class EntityDetector:
         self.metrics = list(config.stream.metrics)
         self._mask = (1 << config.alert.n) - 1
 
+    @property
+    def season_length(self) -> int:
+        """Rows of seasonal history the model needs in each entity's state (0: no seasonal stage)."""
+        return 0 if self.model.seasonal is None else self.model.seasonal.history
+
     def new_state(self) -> EntityState:
         """Empty state for a new entity."""
-        return EntityState.new(len(self.metrics), self.cfg.window.long)
+        return EntityState.new(len(self.metrics), self.cfg.window.long, self.season_length)
 
     def step(self, state: EntityState, event: MetricEvent, now_ms: int) -> StepOutput:
         """Merge the event, and score every row it completes. Raises LateEvent for stale events."""
         w = self.cfg.window
         out = StepOutput()
+        state.resize_season(self.season_length)  # a state from before a model reload, or a savepoint
         for row in observe(state, event, self.metrics, w.ewma_alpha, w.baseline_alpha):
             self._score_row(state, event.key, row, now_ms, out)
         return out
@@ -97,6 +103,14 @@ class EntityDetector:
         batch = self.model.score(feats)
         threshold = self.model.threshold
         model_score = float(batch.score[0])
+        seasonal = self.model.seasonal
+        seasonal_score = (
+            float("nan")
+            if seasonal is None
+            else seasonal.score(state.season, state.season_pos, state.season_count)
+        )
+        if seasonal_score > model_score:  # False while NaN (no period, or too little history yet)
+            model_score = seasonal_score
         worst = float(excess.max())
         # a range break: a value beyond every value seen, on a row the model finds unusual (above the normal
         # 99th percentile), alerts at once, scored by its excess if higher: severity sees how far out it is
@@ -118,6 +132,8 @@ class EntityDetector:
             status="anomaly" if is_anomaly else "normal",
             model_version=self.model.version,
         )
+        if seasonal is not None and seasonal_score == seasonal_score:
+            record["seasonal_score"] = round(seasonal_score, 6)
         if range_break:
             record["beyond_range"] = [self.metrics[i] for i in np.flatnonzero(excess > 1.0)]
         gap = alert_cfg.episode_gap

@@ -14,6 +14,7 @@ import numpy as np
 
 from detector.inference import DenseStack, ForestArrays, dense_from_arrays, forest_from_arrays, to_arrays
 from detector.kernels import reconstruction_stats
+from detector.seasonal import SeasonalModel
 
 _EPS = 1e-9
 _PEER = "peer"
@@ -74,6 +75,10 @@ class DetectionModel:
     """(2, n_metrics) lowest and highest value of each metric in the training rows (None: unknown, as in
     models exported before it); with the range an entity streams, the base of range breaks
     (:mod:`detector.value_range`)."""
+    seasonal: SeasonalModel | None = None
+    """Seasonal stage (:mod:`detector.seasonal`): each metric's period and residual calibration; the
+    engine scores it from the entity's seasonal history and takes the higher of it and :meth:`score`.
+    None: no metric had a period in training, the stage is off, or the model predates it."""
     peers: list[DetectionModel] = field(default_factory=list)
     """Further autoencoder -> Isolation Forest pairs fitted on the same rows with other seeds (each
     with its own split, scaler, caps and calibration). :meth:`score` averages every field of their
@@ -144,6 +149,8 @@ class DetectionModel:
             out["metric_cap"] = self.metric_cap
         if self.value_range is not None:
             out["value_range"] = self.value_range
+        if self.seasonal is not None:
+            out.update(self.seasonal.to_arrays())
         out.update(to_arrays("encoder", self.encoder))
         out.update(to_arrays("decoder", self.decoder))
         out.update(to_arrays("forest", self.forest))
@@ -164,6 +171,11 @@ class DetectionModel:
         value_range = arrays.get("value_range")  # absent in models exported before range breaks
         if value_range is not None and value_range.shape != (2, len(metrics)):
             raise ValueError(f"value_range has shape {value_range.shape}, expected (2, {len(metrics)})")
+        seasonal = SeasonalModel.from_arrays(arrays)  # absent in models exported before the seasonal stage
+        if seasonal is not None and seasonal.periods.shape != (len(metrics),):
+            raise ValueError(
+                f"seasonal.periods has shape {seasonal.periods.shape}, expected ({len(metrics)},)"
+            )
         peers = []
         for i in range(1, int(arrays.get("peers", 0)) + 1):  # absent in models exported before peers
             prefix = f"{_PEER}{i}/"
@@ -185,5 +197,6 @@ class DetectionModel:
             version=version,
             metric_cap=metric_cap,
             value_range=value_range,
+            seasonal=seasonal,
             peers=peers,
         )

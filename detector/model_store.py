@@ -19,13 +19,19 @@ from detector.model import DetectionModel
 
 MANIFEST = "manifest.json"
 INFERENCE_FILE = "inference.npz"
-MODEL_FORMAT = 3
+MODEL_FORMAT = 4
 """What ``inference.npz`` holds, written to the manifest as ``format``: 1 one autoencoder -> Isolation
-Forest pair, 2 with peers (pairs averaged), 3 with the training range (range breaks). This code reads
-every format up to its own and refuses newer ones, which it would score wrongly (e.g. a format-1 reader
-scores a format-2 model with its first pair only). A manifest without the field is format 1 or 2: both
-load. Jobs built before this field existed do not check it; a format-2 job runs a format-3 model without
-range breaks."""
+Forest pair, 2 with peers (pairs averaged), 3 with the training range (range breaks), 4 with a seasonal
+stage (written only by a model that has one: the others stay format 3, which format-3 jobs still run).
+This code reads every format up to its own and refuses newer ones, which it would score wrongly (e.g. a
+format-1 reader scores a format-2 model with its first pair only). A manifest without the field is format
+1 or 2: both load. Jobs built before this field existed do not check it; a format-2 job runs a format-3
+model without range breaks."""
+
+
+def model_format(has_seasonal_stage: bool) -> int:
+    """The format a model's manifest declares: the oldest that holds everything the model has."""
+    return MODEL_FORMAT if has_seasonal_stage else 3
 
 
 class ModelIntegrityError(RuntimeError):

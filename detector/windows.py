@@ -8,28 +8,31 @@ list): Flink keeps it in keyed ValueState, training and evaluation keep it in a 
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from detector.events import MetricEvent
 
-# n_metrics, length, last_ts, pending_ts, count, pos, flags, quiet, break_quiet, calm
-# (S1-S3 end at quiet, S4 at break_quiet)
-_HEADER = struct.Struct("<HHqqIIBBBB")
+# n_metrics, length, last_ts, pending_ts, count, pos, flags, quiet, break_quiet, calm,
+# season_length, season_pos, season_count (S1-S3 end at quiet, S4 at break_quiet, S5 at calm)
+_HEADER = struct.Struct("<HHqqIIBBBBIII")
+_HEADER_S5 = struct.Struct("<HHqqIIBBBB")
 _HEADER_S4 = struct.Struct("<HHqqIIBBB")
 _HEADER_S1_TO_S3 = struct.Struct("<HHqqIIBB")
-_VERSION_MAGIC = b"S5"
+_VERSION_MAGIC = b"S6"
 _FORMATS = {
     b"S1": (_HEADER_S1_TO_S3, 5),
     b"S2": (_HEADER_S1_TO_S3, 6),
     b"S3": (_HEADER_S1_TO_S3, 8),
     b"S4": (_HEADER_S4, 8),
+    b"S5": (_HEADER_S5, 8),
     _VERSION_MAGIC: (_HEADER, 8),
 }
 """Header and number of per-metric arrays after the ring, by format: S1 (before contributor smoothing),
-S2 (before the streamed value range), S3 (before the range-break counter) and S4 (before the calm-row
-counter) still load, so a job restored from an older savepoint keeps its windows."""
+S2 (before the streamed value range), S3 (before the range-break counter), S4 (before the calm-row
+counter) and S5 (before the seasonal history) still load, so a job restored from an older savepoint
+keeps its windows."""
 
 
 @dataclass
@@ -53,12 +56,19 @@ class EntityState:
     quiet: int = 255  # scored rows since the last anomaly (saturates at 255; 255 = none yet)
     break_quiet: int = 255  # scored rows since the last range break (likewise)
     calm: int = 255  # calm rows (scoring at or below NORMAL_UPPER) since the last anomaly (likewise)
+    season: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # (season_length, n_metrics) ring
+    # of the newest complete rows for a model with a seasonal stage (its longest period and a window);
+    # no rows for the others
+    season_pos: int = 0  # next write index in ``season``
+    season_count: int = 0  # valid rows in ``season`` (saturates at its length)
 
     @classmethod
-    def new(cls, n_metrics: int, length: int) -> EntityState:
-        """An empty state for ``n_metrics`` metrics and a ring of ``length`` rows."""
+    def new(cls, n_metrics: int, length: int, season_length: int = 0) -> EntityState:
+        """An empty state for ``n_metrics`` metrics, a ring of ``length`` rows and a seasonal history of
+        ``season_length`` rows (0: none)."""
         nan = np.full(n_metrics, np.nan)
         return cls(
+            season=np.zeros((season_length, n_metrics)),
             ring=np.zeros((length, n_metrics)),
             last=nan.copy(),
             ewma=np.zeros(n_metrics),
@@ -69,6 +79,26 @@ class EntityState:
             seen_low=nan.copy(),
             seen_high=nan.copy(),
         )
+
+    @property
+    def season_length(self) -> int:
+        """Rows the seasonal history holds (0: none)."""
+        return int(self.season.shape[0])
+
+    def resize_season(self, length: int) -> None:
+        """Keep a seasonal history of ``length`` rows (a reloaded model may need another period): the
+        newest rows that fit are kept, in order."""
+        if length == self.season_length:
+            return
+        m = self.ring.shape[1]
+        kept = min(self.season_count, length)
+        new = np.zeros((length, m))
+        if kept:
+            idx = (self.season_pos - kept + np.arange(kept)) % self.season_length
+            new[:kept] = self.season[idx]
+        self.season = new
+        self.season_pos = kept % length if length else 0
+        self.season_count = kept
 
     def window(self) -> np.ndarray:
         """The ring in chronological order (oldest first), shape (length, n_metrics)."""
@@ -88,6 +118,9 @@ class EntityState:
             min(self.quiet, 255),
             min(self.break_quiet, 255),
             min(self.calm, 255),
+            self.season_length,
+            self.season_pos,
+            self.season_count,
         )
         arrays = np.concatenate(
             [
@@ -100,6 +133,7 @@ class EntityState:
                 self.contrib,
                 self.seen_low,
                 self.seen_high,
+                self.season.ravel(),
             ]
         ).astype(np.float32)
         return _VERSION_MAGIC + header + arrays.tobytes()
@@ -115,12 +149,13 @@ class EntityState:
         m, length, last_ts, pending_ts, count, pos, flags, quiet = fields[:8]
         break_quiet = fields[8] if len(fields) > 8 else 255  # S1-S3 kept no range-break counter
         calm = fields[9] if len(fields) > 9 else quiet  # before S5: every quiet row counted as calm
+        season_length, season_pos, season_count = fields[10:13] if len(fields) > 10 else (0, 0, 0)
         n = length * m
-        expected = 2 + header.size + 4 * (n + n_arrays * m)
+        expected = 2 + header.size + 4 * (n + n_arrays * m + season_length * m)
         if len(data) != expected:
             raise ValueError(
-                f"entity state of {len(data)} bytes; format {magic.decode()} with {m} metrics "
-                f"and {length} rows takes {expected}"
+                f"entity state of {len(data)} bytes; format {magic.decode()} with {m} metrics, "
+                f"{length} rows and {season_length} seasonal rows takes {expected}"
             )
         arr = np.frombuffer(data, dtype=np.float32, offset=2 + header.size).astype(np.float64)
         parts = [arr[n + i * m : n + (i + 1) * m].copy() for i in range(n_arrays)]
@@ -131,7 +166,11 @@ class EntityState:
             seen = count > 0
             parts.append(ring.min(axis=0) if seen else np.full(m, np.nan))
             parts.append(ring.max(axis=0) if seen else np.full(m, np.nan))
+        end = n + n_arrays * m
         return cls(
+            season=arr[end : end + season_length * m].reshape(season_length, m).copy(),
+            season_pos=season_pos,
+            season_count=season_count,
             ring=arr[:n].reshape(length, m).copy(),
             last=parts[0],
             ewma=parts[1],
@@ -222,5 +261,9 @@ def _complete(state: EntityState, ewma_alpha: float, baseline_alpha: float) -> R
         state.base_var = (1 - baseline_alpha) * (state.base_var + baseline_alpha * delta * delta)
     state.ring[state.pos] = values
     state.pos = (state.pos + 1) % state.ring.shape[0]
+    if state.season_length:
+        state.season[state.season_pos] = values
+        state.season_pos = (state.season_pos + 1) % state.season_length
+        state.season_count = min(state.season_count + 1, state.season_length)
     state.count = min(state.count + 1, 2**31 - 1)
     return row

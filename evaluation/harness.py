@@ -157,6 +157,7 @@ class SentinelDetector:
         onset = np.zeros(n, dtype=np.int8)
         contrib = np.full((n, len(self.metrics)), np.nan)
         range_score = np.full(n, np.nan)  # a range break's record score (NaN elsewhere)
+        seasonal = np.full(n, np.nan)  # the seasonal stage's score, where the model has one
         blob = self.state.to_bytes()
         for i, ev in enumerate(events(self.key, self.metrics, rows, times_ms)):
             # as the job does per event: state from its stored bytes (float32 arrays), step, store again
@@ -171,6 +172,8 @@ class SentinelDetector:
                 onset[i] = bool(rec.get("episode_start"))
                 if "beyond_range" in rec:
                     range_score[i] = rec["score"]
+                if "seasonal_score" in rec:
+                    seasonal[i] = rec["seasonal_score"]
             for _, f in out.features:
                 feats[i] = f
                 contrib[i] = state.contrib  # the ranking behind an anomaly's ``contributors``
@@ -183,7 +186,7 @@ class SentinelDetector:
         forest = np.full(n, np.nan)
         if ok.any():
             batch = model.score(feats[ok])  # the same function step() called, batched
-            score[ok] = np.fmax(batch.score, range_score[ok])
+            score[ok] = np.fmax(np.fmax(batch.score, seasonal[ok]), range_score[ok])
             recon[ok] = batch.recon
             forest[ok] = batch.iforest
             z, _, _, _ = model.reconstruct(feats[ok])

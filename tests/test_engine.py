@@ -106,6 +106,7 @@ class LastValueModel:
     metrics = ("a",)
     version = "fixed"
     value_range = None
+    seasonal = None
     feature_mean = np.zeros(N_PER_METRIC)
 
     def __init__(self, threshold: float):
@@ -168,6 +169,7 @@ def test_contributors_rank_metrics_by_their_smoothed_error():
         threshold = 1.5
         version = "fixed"
         value_range = None
+        seasonal = None
         feature_mean = np.zeros(28)
 
         def score(self, feats):
@@ -222,6 +224,7 @@ def test_an_unusual_row_with_a_value_beyond_every_value_seen_alerts_at_once():
         metrics = ("a", "b")
         threshold = 1.5
         version = "stand-in"
+        seasonal = None
         feature_mean = np.zeros(28)
         value_range = None
 
@@ -278,6 +281,7 @@ def test_a_range_break_during_an_ongoing_episode_opens_an_episode_of_its_own():
         metrics = ("a", "b")
         threshold = 1.5
         version = "stand-in"
+        seasonal = None
         feature_mean = np.zeros(28)
         value_range = np.array([[0.0, 4.0], [1.0, 6.0]])
 

@@ -28,6 +28,8 @@ def test_job_scores_equal_harness_scores(stack, tmp_path):
     det = SentinelDetector(1, key="nab/art_daily_jumpsup")
     det.fit(f.values[: f.probation, None], f.times_ms[: f.probation])
     assert det.fitted is not None
+    # a daily cycle in the probation: the job must also carry the seasonal history in its state
+    assert det.fitted.model.seasonal is not None and det.fitted.model.seasonal.periods.tolist() == [288]
     model_dir = export(det.fitted, tmp_path / "models", det.cfg, det.params, {"source": FILE})
     expected = det.score(f.values[:, None], f.times_ms)["sentinel"]
 
@@ -71,3 +73,5 @@ def test_job_scores_equal_harness_scores(stack, tmp_path):
     np.testing.assert_allclose(job_score[scored], expected.score[scored], rtol=0, atol=1e-5)
     assert (job_alert == expected.alert).all()
     assert expected.alert.sum() > 0  # the comparison covers alerts, not only quiet rows
+    # rows after the first period and a window carry the seasonal stage's score
+    assert sum("seasonal_score" in r for r in by_time.values()) == len(records) - 288 - 6 + 1

@@ -7,7 +7,14 @@ import numpy as np
 import pytest
 
 from detector.model_reload import ModelWatcher
-from detector.model_store import MODEL_FORMAT, ModelIntegrityError, load_model, resolve_model_dir, verify
+from detector.model_store import (
+    MODEL_FORMAT,
+    ModelIntegrityError,
+    load_model,
+    model_format,
+    resolve_model_dir,
+    verify,
+)
 
 
 def test_exported_model_loads_and_scores_like_the_fitted_one(model_dir, fitted):
@@ -21,7 +28,9 @@ def test_exported_model_loads_and_scores_like_the_fitted_one(model_dir, fitted):
     }
     assert set(manifest["files"]) == {"inference.npz", *pairs}
     assert manifest["members"] == model.members == 3 and len(model.peers) == 2
-    assert manifest["format"] == MODEL_FORMAT and model.value_range is not None
+    # five metrics: no seasonal stage, so the format that format-3 jobs still run
+    assert manifest["format"] == model_format(False) == 3 and model.value_range is not None
+    assert model.seasonal is None
     assert manifest["feature_spec"]["metrics"] == model.metrics
     assert "scikit-learn" in manifest["libraries"] and manifest["threshold"] == model.threshold
     x = (

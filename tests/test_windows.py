@@ -99,15 +99,17 @@ def test_windows_never_produce_nan_features(steps):
             assert np.isfinite(compute_features(s, 3)).all()
 
 
-_COUNTERS_AFTER_QUIET = {b"S1": 0, b"S2": 0, b"S3": 0, b"S4": 1}  # S4 has break_quiet, S5 also calm
+_COUNTERS_AFTER_QUIET = {b"S1": 0, b"S2": 0, b"S3": 0, b"S4": 1, b"S5": 2}  # S4: break_quiet, S5: calm
 
 
 def as_format(magic: bytes, current: bytes, dropped_arrays: int) -> bytes:
-    """A current (S5) state written in an older format: its header without the counters that format
-    lacks (S1-S3: break_quiet and calm; S4: calm), and without the last ``dropped_arrays`` per-metric
-    arrays (2 metrics here)."""
+    """A current (S6) state without seasonal history written in an older format: its header without
+    the fields that format lacks (S1-S3: break_quiet and calm; S4: calm; S1-S5: the seasonal history's
+    length, position and count), and without the last ``dropped_arrays`` per-metric arrays (2 metrics
+    here)."""
+    assert current[:2] == b"S6" and EntityState.from_bytes(current).season_length == 0
     to_quiet = 2 + struct.calcsize("<HHqqIIBB")
-    body = current[to_quiet + 2 :]
+    body = current[2 + struct.calcsize("<HHqqIIBBBBIII") :]
     kept = current[2 : to_quiet + _COUNTERS_AFTER_QUIET[magic]]
     return magic + kept + body[: len(body) - dropped_arrays * 2 * 4]
 
@@ -124,7 +126,9 @@ def test_state_saved_before_contributor_smoothing_still_loads():
     assert back.contrib.tolist() == [0.0, 0.0] and back.count == s.count
     with pytest.raises(ValueError, match="unknown entity state format"):
         EntityState.from_bytes(b"S9" + new[2:])
-    with pytest.raises(ValueError, match=r"entity state of \d+ bytes; format S5 with 2 metrics and 5 rows"):
+    with pytest.raises(
+        ValueError, match=r"entity state of \d+ bytes; format S6 with 2 metrics, 5 rows and 0 seasonal rows"
+    ):
         EntityState.from_bytes(new[:-4])  # truncated
 
 
@@ -165,9 +169,43 @@ def test_state_keeps_the_calm_counter_and_loads_s4_with_every_quiet_row_as_calm(
         observe(s, ev(1000 * (t + 1), a=float(t), b=1.0), M, 0.3, 0.02)
     s.quiet, s.break_quiet, s.calm = 40, 9, 12
     new = s.to_bytes()
-    assert new[:2] == b"S5"
+    assert new[:2] == b"S6"
     back = EntityState.from_bytes(new)
     assert (back.quiet, back.break_quiet, back.calm) == (40, 9, 12)
     old = EntityState.from_bytes(as_format(b"S4", new, dropped_arrays=0))  # S4: no calm counter
     assert (old.quiet, old.break_quiet, old.calm) == (40, 9, 40)
     np.testing.assert_allclose(old.window(), s.window(), rtol=1e-6)
+
+
+def test_state_keeps_its_seasonal_history_and_loads_s5_without_one():
+    s = EntityState.new(2, 5, season_length=4)
+    for t in range(6):
+        observe(s, ev(1000 * (t + 1), a=float(t), b=10.0 + t), M, 0.3, 0.02)
+    assert (s.season_count, s.season_pos) == (4, 2)  # six rows through a ring of four
+    back = EntityState.from_bytes(s.to_bytes())
+    assert (back.season_length, back.season_pos, back.season_count) == (4, 2, 4)
+    np.testing.assert_array_equal(back.season, s.season)
+    plain = EntityState.new(2, 5)
+    for t in range(3):
+        observe(plain, ev(1000 * (t + 1), a=float(t), b=1.0), M, 0.3, 0.02)
+    plain.calm = 7
+    old = EntityState.from_bytes(as_format(b"S5", plain.to_bytes(), dropped_arrays=0))
+    assert old.season_length == 0 and old.season_count == 0 and old.calm == 7
+    np.testing.assert_allclose(old.window(), plain.window(), rtol=1e-6)
+    with pytest.raises(ValueError, match="4 seasonal rows"):
+        EntityState.from_bytes(s.to_bytes()[:-4])
+
+
+def test_resizing_the_seasonal_history_keeps_the_newest_rows_in_order():
+    s = EntityState.new(1, 3, season_length=5)
+    for t in range(7):  # rows 0..6; the ring holds 2..6
+        observe(s, ev(1000 * (t + 1), a=float(t)), ["a"], 0.3, 0.02)
+    s.resize_season(3)
+    assert (s.season_count, s.season_pos) == (3, 0)
+    assert s.season[:, 0].tolist() == [4.0, 5.0, 6.0]
+    s.resize_season(6)  # longer: the three rows it has, then room for three more
+    assert (s.season_count, s.season_pos) == (3, 3)
+    observe(s, ev(8000, a=7.0), ["a"], 0.3, 0.02)
+    assert s.season[:4, 0].tolist() == [4.0, 5.0, 6.0, 7.0] and s.season_count == 4
+    s.resize_season(0)
+    assert s.season_length == 0 and s.season_count == 0

@@ -46,24 +46,37 @@ def main(argv: list[str] | None = None) -> int:
         default=TrainParams.members,
         help="autoencoder -> Isolation Forest pairs, each with its own seed, their scores averaged",
     )
+    p.add_argument(
+        "--seasonal",
+        choices=["auto", "on", "off"],
+        default=TrainParams.seasonal,
+        help="seasonal stage (each metric against itself one period earlier): auto = single-metric models",
+    )
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)
     if args.epochs < 1 or args.min_steps < 0 or args.members < 1:
         p.error("--epochs and --members must be at least 1 and --min-steps at least 0")
     cfg = load_config(args.config, args.set)
-    params = TrainParams(epochs=args.epochs, min_steps=args.min_steps, seed=args.seed, members=args.members)
+    params = TrainParams(
+        epochs=args.epochs,
+        min_steps=args.min_steps,
+        seed=args.seed,
+        members=args.members,
+        seasonal=args.seasonal,
+    )
     t0 = time.time()
     if args.source == "simulated":
         spec = FleetSpec(hosts=args.hosts, seed=args.seed)
-        x, _, _ = featurize(simulated_events(spec, args.steps, 1_700_000_000_000, cfg), cfg)
+        x, keys, _ = featurize(simulated_events(spec, args.steps, 1_700_000_000_000, cfg), cfg)
         summary = {"source": "simulated", "hosts": args.hosts, "steps": args.steps, "fleet_seed": args.seed}
     elif args.source == "files":
         if not args.data:
             p.error("--source files needs --data FILE [FILE ...]")
-        xs = []
-        for f in args.data:
-            xf, _, _ = featurize(file_events(Path(f), cfg), cfg)
+        xs, keys = [], []
+        for i, f in enumerate(args.data):
+            xf, kf, _ = featurize(file_events(Path(f), cfg), cfg)
             xs.append(xf)
+            keys += [f"{i}:{k}" for k in kf]  # one entity in two files is two series
         x = np.concatenate(xs) if xs else np.zeros((0, 0))
         summary = {"source": "files", "files": [Path(f).name for f in args.data]}
     else:
@@ -76,13 +89,14 @@ def main(argv: list[str] | None = None) -> int:
             )
             return 2
         x = np.stack([r.vector for r in rows])
+        keys = [r.entity for r in rows]
         summary = {"source": "redis", "entities": len({r.entity for r in rows})}
     summary.update(feature_rows=len(x), featurize_seconds=round(time.time() - t0, 1))
     if not args.quiet:
         print(
             f"training on {len(x)} feature vectors ({x.shape[1] if x.ndim == 2 else 0} features)", flush=True
         )
-    fitted = fit(x, cfg, params, progress=not args.quiet)
+    fitted = fit(x, cfg, params, progress=not args.quiet, keys=keys)
     out = export(fitted, args.out, cfg, params, summary)
     print(f"model written to {out} (threshold {fitted.model.threshold:.3f})")
     return 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import platform
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -13,10 +14,11 @@ from typing import Any
 import numpy as np
 
 from detector.config import Config
-from detector.features import feature_names
+from detector.features import FEATURES_PER_METRIC, N_PER_METRIC, feature_names
 from detector.inference import DenseStack, ForestArrays
 from detector.model import Calibration, DetectionModel
-from detector.model_store import INFERENCE_FILE, MODEL_FORMAT, write_manifest
+from detector.model_store import INFERENCE_FILE, model_format, write_manifest
+from detector.seasonal import SeasonalModel, fit_seasonal
 from detector.value_range import training_range
 
 
@@ -52,6 +54,15 @@ class TrainParams:
     """Autoencoder -> Isolation Forest pairs in the model, each fitted on the same rows with its own
     seed (``seed``, ``seed + 1000``, ...); their calibrated scores are averaged. One pair's label-free
     SMD F1 moved between 0.28 and 0.38 with the seed alone; the average of three is steadier."""
+    seasonal: str = "auto"
+    """Seasonal stage (:mod:`detector.seasonal`): ``auto`` fits it for single-metric models only, ``on``
+    for every model, ``off`` never. A single metric has no other metric to be judged against, and its
+    cycle is the only context it has (NAB's 58 series: standard 71.8 -> 73.1); on SMD's 38-metric
+    machines the autoencoder already learns what moves together, and the stage added false alerts
+    (point-wise F1 0.387 -> 0.34-0.37, offline). docs/results.md has the measurements."""
+    seasonal_max_period: int = 2016
+    """Longest period searched, in rows (a week of 5-minute rows); the state keeps this many rows per
+    metric at most."""
     min_rows: int = 200
     reuse_graph: bool = False
     """Reuse one compiled Keras graph per shape (reset to the seed's initial weights) across fits in a
@@ -134,9 +145,11 @@ def fit(
     params: TrainParams,
     progress: bool = True,
     warm_start: FittedModel | None = None,
+    keys: Sequence[str] | None = None,
 ) -> FittedModel:
     """Fit ``params.members`` pairs on normal feature vectors ``x`` (n, d); deterministic for
-    ``params.seed``.
+    ``params.seed``. ``keys``: the entity of each row (rows in time order per entity), for the
+    seasonal stage's periods; None: every row is one entity's.
 
     ``warm_start``: continue training that model's autoencoders on ``x`` (continual adaptation on
     recent data; also skips Keras' graph tracing, seconds per new model) instead of fresh ones; the
@@ -146,6 +159,9 @@ def fit(
         raise ValueError("members must be at least 1")
     first = _fit_pair(x, config, params, progress, warm_start)
     first.model.value_range = training_range(x, len(config.stream.metrics))
+    first.model.seasonal = seasonal_stage(x, config, params, keys)
+    if first.model.seasonal is not None:
+        first.summary["seasonal_periods"] = first.model.seasonal.periods.tolist()
     for i in range(1, params.members):
         seed = params.seed + i * PEER_SEED_STEP
         prior = warm_start.peers[i - 1] if warm_start is not None and i <= len(warm_start.peers) else None
@@ -159,6 +175,31 @@ def fit(
             sum(f.summary["autoencoder_seconds"] for f in (first, *first.peers)), 1
         )
     return first
+
+
+_LAST = FEATURES_PER_METRIC.index("last")
+
+
+def seasonal_stage(
+    x: np.ndarray, config: Config, params: TrainParams, keys: Sequence[str] | None = None
+) -> SeasonalModel | None:
+    """The seasonal stage for feature rows ``x`` (their ``last`` values, per entity in row order), or
+    None when ``params.seasonal`` leaves it out or no metric has a period."""
+    n_metrics = len(config.stream.metrics)
+    if params.seasonal not in ("auto", "on", "off"):
+        raise ValueError(f"seasonal must be auto, on or off, not {params.seasonal!r}")
+    if params.seasonal == "off" or (params.seasonal == "auto" and n_metrics > 1):
+        return None
+    values = np.asarray(x, dtype=np.float64)[:, _LAST::N_PER_METRIC][:, :n_metrics]
+    if keys is None:
+        series = [values]
+    else:
+        order: dict[str, list[int]] = {}
+        for i, k in enumerate(keys):
+            order.setdefault(k, []).append(i)
+        series = [values[idx] for idx in order.values()]
+    short = config.window.short
+    return fit_seasonal(series, short, 2 * short, params.seasonal_max_period, params.calibration_quantile)
 
 
 def _fit_pair(
@@ -293,7 +334,7 @@ def export(
     version = time.strftime("v%Y%m%d-%H%M%S-", time.gmtime()) + digest
     info = {
         "version": version,
-        "format": MODEL_FORMAT,
+        "format": model_format(fitted.model.seasonal is not None),
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "feature_spec": {
             "metrics": list(config.stream.metrics),
@@ -303,7 +344,8 @@ def export(
         },
         "threshold": fitted.model.threshold,
         "score": "mean over the pairs of max(calibrated isolation-forest, calibrated log reconstruction"
-        " error); higher = worse",
+        " error), or the calibrated seasonal residual if higher (models with a seasonal stage);"
+        " higher = worse",
         "members": fitted.model.members,
         "train_params": asdict(params),
         "training_data": dict(data_summary, **fitted.summary),

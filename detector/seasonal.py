@@ -1,0 +1,162 @@
+"""Seasonal residuals: how far each metric's newest rows are from the same rows one period earlier.
+
+A metric with a daily (or weekly) cycle can break its cycle while every value stays ordinary: a nightly
+peak that does not come, a plateau at the wrong hour. The window features see only the last 30 rows, so
+the autoencoder finds such rows normal. This stage remembers one period of each metric and scores the
+mean absolute difference between its newest ``window`` rows and the rows one period before them,
+calibrated like the model's other stages (0 at the training median, 1 at the training 99th percentile).
+
+The period is found in the training rows (the strongest autocorrelation peak after the first zero
+crossing); a metric without one has no seasonal score. Pure numpy: the engine calls :func:`residuals`
+on every row, training calls :func:`fit_seasonal`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+_EPS = 1e-9
+
+
+def dominant_period(x: np.ndarray, min_period: int, max_period: int, min_correlation: float = 0.3) -> int:
+    """The lag of the strongest autocorrelation peak of ``x`` after its first zero crossing, in
+    ``[min_period, max_period]`` and at most half the series; 0 when there is none above
+    ``min_correlation`` (no cycle)."""
+    return dominant_period_of([x], min_period, max_period, min_correlation)
+
+
+def dominant_period_of(
+    series: Sequence[np.ndarray], min_period: int, max_period: int, min_correlation: float = 0.3
+) -> int:
+    """:func:`dominant_period` of several series of one metric (entities of a fleet), their
+    autocorrelations averaged, weighted by length."""
+    longest = max((len(s) for s in series), default=0)
+    top = min(max_period, longest // 2)
+    if top <= min_period:
+        return 0
+    acf = np.zeros(top + 1)
+    weight = np.zeros(top + 1)  # per lag: the rows of the series long enough to estimate it
+    for s in series:
+        s = np.asarray(s, dtype=np.float64)
+        s = s[np.isfinite(s)]
+        s = s - s.mean() if len(s) else s
+        n = len(s)
+        if n // 2 <= min_period or not np.any(s):
+            continue
+        spec = np.fft.rfft(s, 2 * max(n, top + 1))
+        ac = np.fft.irfft(spec * np.conj(spec))[: top + 1]
+        usable = min(n // 2, top) + 1  # lags beyond half this series are not estimated from it
+        acf[:usable] += n * ac[:usable] / ac[0]
+        weight[:usable] += n
+    if not weight[min_period:].any():
+        return 0
+    acf = np.where(weight > 0, acf / np.maximum(weight, 1.0), 0.0)
+    below = np.flatnonzero(acf < 0)
+    if not len(below):
+        return 0
+    start = max(int(below[0]), min_period)
+    if start > top:
+        return 0
+    lag = start + int(np.argmax(acf[start:]))
+    return lag if acf[lag] > min_correlation else 0
+
+
+def residuals(history: np.ndarray, pos: int, count: int, periods: np.ndarray, window: int) -> np.ndarray:
+    """Per metric: the mean of ``|x[t - j] - x[t - j - period]|`` over the newest ``window`` rows ``j``
+    of a ring ``history`` (length, n_metrics) whose next write index is ``pos``, holding ``count``
+    valid rows; NaN for a metric without a period or with fewer than ``period + window`` rows."""
+    length, m = history.shape
+    out = np.full(m, np.nan)
+    newest = (pos - 1 - np.arange(window)) % length
+    for i in range(m):
+        p = int(periods[i])
+        if p <= 0 or count < p + window or p + window > length:
+            continue
+        out[i] = np.abs(history[newest, i] - history[(newest - p) % length, i]).mean()
+    return out
+
+
+def series_residuals(x: np.ndarray, period: int, window: int) -> np.ndarray:
+    """:func:`residuals` of one metric along a whole series ``x`` (n,): NaN for the first
+    ``period + window - 1`` rows (the offline twin, for calibration and tests)."""
+    x = np.asarray(x, dtype=np.float64)
+    out = np.full(len(x), np.nan)
+    if period <= 0 or len(x) < period + window:
+        return out
+    d = np.abs(x[period:] - x[:-period])
+    c = np.cumsum(np.concatenate([[0.0], d]))
+    out[period + window - 1 :] = (c[window:] - c[:-window]) / window
+    return out
+
+
+@dataclass
+class SeasonalModel:
+    """Per metric: its period in rows (0: none), and the training median and ``quantile`` of its
+    residual, which put the seasonal score on the model's calibrated scale."""
+
+    periods: np.ndarray  # (n_metrics,) int
+    median: np.ndarray  # (n_metrics,)
+    upper: np.ndarray  # (n_metrics,)
+    window: int
+
+    @property
+    def history(self) -> int:
+        """Rows of history the entity state must keep (the longest period plus the window)."""
+        return int(self.periods.max()) + self.window
+
+    def score(self, history: np.ndarray, pos: int, count: int) -> float:
+        """Calibrated seasonal score of the newest row: the highest over metrics (NaN: none known yet)."""
+        r = residuals(history, pos, count, self.periods, self.window)
+        if np.isnan(r).all():
+            return float("nan")
+        return float(np.nanmax((r - self.median) / np.maximum(self.upper - self.median, _EPS)))
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """Named arrays for ``np.savez``."""
+        return {
+            "seasonal.periods": self.periods.astype(np.int64),
+            "seasonal.calibration": np.stack([self.median, self.upper]),
+            "seasonal.window": np.array(self.window),
+        }
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> SeasonalModel | None:
+        """Inverse of :meth:`to_arrays`; None for a model exported without a seasonal stage."""
+        if "seasonal.periods" not in arrays:
+            return None
+        cal = arrays["seasonal.calibration"]
+        return cls(
+            periods=np.asarray(arrays["seasonal.periods"], dtype=np.int64),
+            median=np.asarray(cal[0], dtype=np.float64),
+            upper=np.asarray(cal[1], dtype=np.float64),
+            window=int(arrays["seasonal.window"]),
+        )
+
+
+def fit_seasonal(
+    series: Sequence[np.ndarray], window: int, min_period: int, max_period: int, quantile: float
+) -> SeasonalModel | None:
+    """Periods and calibration from training series (each (rows, n_metrics), one per entity, rows in
+    time order); None when no metric has a period (or too few residuals to calibrate one)."""
+    n_metrics = series[0].shape[1]
+    periods = np.zeros(n_metrics, dtype=np.int64)
+    median = np.zeros(n_metrics)
+    upper = np.ones(n_metrics)
+    for m in range(n_metrics):
+        p = dominant_period_of([s[:, m] for s in series], min_period, max_period)
+        if p == 0:
+            continue
+        r = np.concatenate([series_residuals(s[:, m], p, window) for s in series])
+        r = r[np.isfinite(r)]
+        if len(r) < 50:  # too few to calibrate a tail
+            continue
+        med, up = float(np.median(r)), float(np.quantile(r, quantile))
+        if up - med <= _EPS * (1.0 + abs(med)):  # a flat residual (a perfect cycle): no scale to judge by
+            continue
+        periods[m], median[m], upper[m] = p, med, up
+    if not periods.any():
+        return None
+    return SeasonalModel(periods=periods, median=median, upper=upper, window=window)
