@@ -232,3 +232,23 @@ def range_break(
             seen_low[m] = v
         if not v <= seen_high[m]:
             seen_high[m] = v
+
+
+@njit(cache=True)
+def seasonal_residuals(
+    history: np.ndarray, pos: int, count: int, periods: np.ndarray, window: int, out: np.ndarray
+) -> None:
+    """Per metric into ``out``: the mean of ``|x[t - j] - x[t - j - period]|`` over the newest ``window``
+    rows of a ring ``history`` (length, n_metrics) whose next write index is ``pos`` and which holds
+    ``count`` valid rows; NaN without a period (0) or with fewer than ``period + window`` rows."""
+    length = history.shape[0]
+    for m in range(history.shape[1]):
+        p = periods[m]
+        if p <= 0 or count < p + window or p + window > length:
+            out[m] = math.nan
+            continue
+        total = 0.0
+        for j in range(window):
+            i = (pos - 1 - j) % length
+            total += abs(history[i, m] - history[(i - p) % length, m])
+        out[m] = total / window

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from detector.kernels import seasonal_residuals
+
 _EPS = 1e-9
 
 
@@ -67,15 +69,10 @@ def dominant_period_of(
 def residuals(history: np.ndarray, pos: int, count: int, periods: np.ndarray, window: int) -> np.ndarray:
     """Per metric: the mean of ``|x[t - j] - x[t - j - period]|`` over the newest ``window`` rows ``j``
     of a ring ``history`` (length, n_metrics) whose next write index is ``pos``, holding ``count``
-    valid rows; NaN for a metric without a period or with fewer than ``period + window`` rows."""
-    length, m = history.shape
-    out = np.full(m, np.nan)
-    newest = (pos - 1 - np.arange(window)) % length
-    for i in range(m):
-        p = int(periods[i])
-        if p <= 0 or count < p + window or p + window > length:
-            continue
-        out[i] = np.abs(history[newest, i] - history[(newest - p) % length, i]).mean()
+    valid rows; NaN for a metric without a period or with fewer than ``period + window`` rows (a
+    compiled loop: this runs on every row)."""
+    out = np.empty(history.shape[1])
+    seasonal_residuals(history, pos, count, periods, window, out)
     return out
 
 
