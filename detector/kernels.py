@@ -238,17 +238,23 @@ def range_break(
 def seasonal_residuals(
     history: np.ndarray, pos: int, count: int, periods: np.ndarray, window: int, out: np.ndarray
 ) -> None:
-    """Per metric into ``out``: the mean of ``|x[t - j] - x[t - j - period]|`` over the newest ``window``
-    rows of a ring ``history`` (length, n_metrics) whose next write index is ``pos`` and which holds
-    ``count`` valid rows; NaN without a period (0) or with fewer than ``period + window`` rows."""
+    """Per metric into ``out``: the mean of ``|x[t - j] - x[t - j - lag]|`` over the newest ``window`` rows
+    of a ring ``history`` (length, n_metrics) whose next write index is ``pos`` and which holds ``count``
+    valid rows, for ``lag`` one and two periods, the smaller of the two (one period only while two are
+    not yet held); NaN without a period (0) or with fewer than ``period + window`` rows."""
     length = history.shape[0]
     for m in range(history.shape[1]):
         p = periods[m]
-        if p <= 0 or count < p + window or p + window > length:
-            out[m] = math.nan
+        out[m] = math.nan
+        if p <= 0:
             continue
-        total = 0.0
-        for j in range(window):
-            i = (pos - 1 - j) % length
-            total += abs(history[i, m] - history[(i - p) % length, m])
-        out[m] = total / window
+        for k in range(1, 3):
+            lag = k * p
+            if count < lag + window or lag + window > length:
+                break
+            total = 0.0
+            for j in range(window):
+                i = (pos - 1 - j) % length
+                total += abs(history[i, m] - history[(i - lag) % length, m])
+            if k == 1 or total / window < out[m]:
+                out[m] = total / window

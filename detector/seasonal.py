@@ -1,14 +1,19 @@
-"""Seasonal residuals: how far each metric's newest rows are from the same rows one period earlier.
+"""Seasonal residuals: how far each metric's newest rows are from the same rows one and two periods
+earlier.
 
 A metric with a daily (or weekly) cycle can break its cycle while every value stays ordinary: a nightly
 peak that does not come, a plateau at the wrong hour. The window features see only the last 30 rows, so
-the autoencoder finds such rows normal. This stage remembers one period of each metric and scores the
-mean absolute difference between its newest ``window`` rows and the rows one period before them,
-calibrated like the model's other stages (0 at the training median, 1 at the training 99th percentile).
+the autoencoder finds such rows normal. This stage keeps two periods of rows and scores the mean absolute
+difference between a metric's newest ``window`` rows and the same rows one period before, or two periods
+before if that is smaller: an anomaly is unlike both earlier days, while the day after an anomaly is
+still like the day before it (with one period only, every anomaly would echo one period later). The
+residual is calibrated like the model's other stages (0 at the training median, 1 at the training 99th
+percentile).
 
 The period is found in the training rows (the strongest autocorrelation peak after the first zero
-crossing); a metric without one has no seasonal score. Pure numpy: the engine calls :func:`residuals`
-on every row, training calls :func:`fit_seasonal`.
+crossing); a metric without one has no seasonal score. No Flink or Redis here: the engine calls
+:meth:`SeasonalModel.score` on every row (a compiled loop, :func:`detector.kernels.seasonal_residuals`),
+training calls :func:`fit_seasonal`.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ import numpy as np
 from detector.kernels import seasonal_residuals
 
 _EPS = 1e-9
+MAX_PERIOD = 10_080
+"""Longest period a model may hold, in rows (a week of one-minute rows): it sets the entity state's size."""
 
 
 def dominant_period(x: np.ndarray, min_period: int, max_period: int, min_correlation: float = 0.3) -> int:
@@ -67,26 +74,34 @@ def dominant_period_of(
 
 
 def residuals(history: np.ndarray, pos: int, count: int, periods: np.ndarray, window: int) -> np.ndarray:
-    """Per metric: the mean of ``|x[t - j] - x[t - j - period]|`` over the newest ``window`` rows ``j``
-    of a ring ``history`` (length, n_metrics) whose next write index is ``pos``, holding ``count``
-    valid rows; NaN for a metric without a period or with fewer than ``period + window`` rows (a
-    compiled loop: this runs on every row)."""
+    """Per metric: the smaller, over ``lag`` of one and two periods, of the mean of ``|x[t - j] -
+    x[t - j - lag]|`` over the newest ``window`` rows ``j`` of a ring ``history`` (length, n_metrics)
+    whose next write index is ``pos``, holding ``count`` valid rows (one period only until two are
+    held); NaN for a metric without a period or with fewer than ``period + window`` rows."""
     out = np.empty(history.shape[1])
-    seasonal_residuals(history, pos, count, periods, window, out)
+    seasonal_residuals(history, pos, count, np.asarray(periods, dtype=np.int64), window, out)
+    return out
+
+
+def _lagged(x: np.ndarray, lag: int, window: int) -> np.ndarray:
+    """Mean of ``|x[t - j] - x[t - j - lag]|`` over ``window`` rows ending at each row (NaN before)."""
+    out = np.full(len(x), np.nan)
+    if len(x) < lag + window:
+        return out
+    c = np.cumsum(np.concatenate([[0.0], np.abs(x[lag:] - x[:-lag])]))
+    out[lag + window - 1 :] = (c[window:] - c[:-window]) / window
     return out
 
 
 def series_residuals(x: np.ndarray, period: int, window: int) -> np.ndarray:
-    """:func:`residuals` of one metric along a whole series ``x`` (n,): NaN for the first
-    ``period + window - 1`` rows (the offline twin, for calibration and tests)."""
+    """:func:`residuals` of one metric along a whole series ``x`` (n,), as the stream computes them row
+    by row from its start: NaN for the first ``period + window - 1`` rows (the offline twin, for
+    calibration and tests)."""
     x = np.asarray(x, dtype=np.float64)
-    out = np.full(len(x), np.nan)
-    if period <= 0 or len(x) < period + window:
-        return out
-    d = np.abs(x[period:] - x[:-period])
-    c = np.cumsum(np.concatenate([[0.0], d]))
-    out[period + window - 1 :] = (c[window:] - c[:-window]) / window
-    return out
+    if period <= 0:
+        return np.full(len(x), np.nan)
+    one, two = _lagged(x, period, window), _lagged(x, 2 * period, window)
+    return np.where(np.isnan(two), one, np.fmin(one, two))
 
 
 @dataclass
@@ -101,8 +116,8 @@ class SeasonalModel:
 
     @property
     def history(self) -> int:
-        """Rows of history the entity state must keep (the longest period plus the window)."""
-        return int(self.periods.max()) + self.window
+        """Rows of history the entity state must keep (two of the longest period, plus the window)."""
+        return 2 * int(self.periods.max()) + self.window
 
     def score(self, history: np.ndarray, pos: int, count: int) -> float:
         """Calibrated seasonal score of the newest row: the highest over metrics (NaN: none known yet)."""
@@ -125,11 +140,21 @@ class SeasonalModel:
         if "seasonal.periods" not in arrays:
             return None
         cal = arrays["seasonal.calibration"]
+        periods = np.asarray(arrays["seasonal.periods"], dtype=np.int64)
+        window = int(arrays["seasonal.window"])
+        valid = periods.ndim == 1 and len(periods) and cal.shape == (2, len(periods))
+        if not valid or periods.min() < 0 or periods.max() > MAX_PERIOD:
+            raise ValueError(
+                f"seasonal stage with periods {periods.tolist()} (0 to {MAX_PERIOD}) and calibration of "
+                f"shape {cal.shape}: not a model this code wrote"
+            )
+        if not 1 <= window <= 1000:
+            raise ValueError(f"seasonal window {window}: not a model this code wrote")
         return cls(
-            periods=np.asarray(arrays["seasonal.periods"], dtype=np.int64),
+            periods=periods,
             median=np.asarray(cal[0], dtype=np.float64),
             upper=np.asarray(cal[1], dtype=np.float64),
-            window=int(arrays["seasonal.window"]),
+            window=window,
         )
 
 

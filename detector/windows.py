@@ -105,9 +105,10 @@ class EntityState:
         return np.roll(self.ring, -self.pos, axis=0)
 
     def to_bytes(self) -> bytes:
-        """Compact serialisation: header + float32 arrays."""
+        """Compact serialisation: header + float32 arrays. A state without seasonal history is written in
+        format S5, which jobs built before S6 still read (a savepoint can go back to an older job)."""
         length, m = self.ring.shape
-        header = _HEADER.pack(
+        fields = (
             m,
             length,
             self.last_ts,
@@ -118,10 +119,12 @@ class EntityState:
             min(self.quiet, 255),
             min(self.break_quiet, 255),
             min(self.calm, 255),
-            self.season_length,
-            self.season_pos,
-            self.season_count,
         )
+        if self.season_length:
+            magic = _VERSION_MAGIC
+            header = _HEADER.pack(*fields, self.season_length, self.season_pos, self.season_count)
+        else:
+            magic, header = b"S5", _HEADER_S5.pack(*fields)
         arrays = np.concatenate(
             [
                 self.ring.ravel(),
@@ -136,7 +139,7 @@ class EntityState:
                 self.season.ravel(),
             ]
         ).astype(np.float32)
-        return _VERSION_MAGIC + header + arrays.tobytes()
+        return magic + header + arrays.tobytes()
 
     @classmethod
     def from_bytes(cls, data: bytes) -> EntityState:
@@ -152,6 +155,11 @@ class EntityState:
         season_length, season_pos, season_count = fields[10:13] if len(fields) > 10 else (0, 0, 0)
         n = length * m
         expected = 2 + header.size + 4 * (n + n_arrays * m + season_length * m)
+        if season_pos >= max(season_length, 1) or season_count > season_length:
+            raise ValueError(
+                f"entity state with seasonal position {season_pos} and count {season_count} in a history of "
+                f"{season_length} rows"
+            )
         if len(data) != expected:
             raise ValueError(
                 f"entity state of {len(data)} bytes; format {magic.decode()} with {m} metrics, "

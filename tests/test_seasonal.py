@@ -51,9 +51,9 @@ def test_the_period_of_a_cycle_is_found_and_noise_has_none():
 
 
 def test_streamed_residuals_equal_the_offline_series():
-    x = cycle(4)
+    x = cycle(5)
     expected = series_residuals(x, PERIOD, 6)
-    s = EntityState.new(1, 30, season_length=PERIOD + 6)
+    s = EntityState.new(1, 30, season_length=2 * PERIOD + 6)
     got = np.full(len(x), np.nan)
     periods = np.array([PERIOD])
     for i, v in enumerate(x):
@@ -61,14 +61,19 @@ def test_streamed_residuals_equal_the_offline_series():
         got[i] = residuals(s.season, s.season_pos, s.season_count, periods, 6)[0]
     assert np.isnan(got[: PERIOD + 5]).all() and np.isnan(expected[: PERIOD + 5]).all()
     np.testing.assert_allclose(got[PERIOD + 5 :], expected[PERIOD + 5 :], rtol=1e-12)
-    brute = np.mean(np.abs(x[100 - 5 : 101] - x[100 - 5 - PERIOD : 101 - PERIOD]))
-    assert expected[100] == pytest.approx(brute)
+
+    def lagged(t: int, lag: int) -> float:
+        return float(np.mean(np.abs(x[t - 5 : t + 1] - x[t - 5 - lag : t + 1 - lag])))
+
+    assert expected[100] == pytest.approx(lagged(100, PERIOD))  # one period held: that lag only
+    assert expected[200] == pytest.approx(min(lagged(200, PERIOD), lagged(200, 2 * PERIOD)))
+    assert lagged(200, PERIOD) != lagged(200, 2 * PERIOD)
 
 
 def test_calibration_puts_training_residuals_at_zero_median_and_one_at_the_quantile():
     x = cycle(12)
     model = fit_seasonal([x[:, None]], 6, 12, 500, 0.99)
-    assert model is not None and model.periods.tolist() == [PERIOD] and model.history == PERIOD + 6
+    assert model is not None and model.periods.tolist() == [PERIOD] and model.history == 2 * PERIOD + 6
     r = series_residuals(x, PERIOD, 6)
     r = r[np.isfinite(r)]
     cal = (r - model.median[0]) / (model.upper[0] - model.median[0])
@@ -134,7 +139,14 @@ def test_a_model_with_a_seasonal_stage_is_exported_as_format_4_and_loads_with_it
     np.testing.assert_array_equal(model.seasonal.median, daily_fit.model.seasonal.median)
     bad = daily_fit.model.to_arrays()
     bad["seasonal.periods"] = np.array([PERIOD, PERIOD])
+    with pytest.raises(ValueError, match="calibration of shape \\(2, 1\\): not a model this code wrote"):
+        DetectionModel.from_arrays(bad, "v")
+    bad["seasonal.calibration"] = np.ones((2, 2))
     with pytest.raises(ValueError, match=r"seasonal.periods has shape \(2,\), expected \(1,\)"):
+        DetectionModel.from_arrays(bad, "v")
+    bad = daily_fit.model.to_arrays()
+    bad["seasonal.periods"] = np.array([10**9])  # it would size every entity's state
+    with pytest.raises(ValueError, match="not a model this code wrote"):
         DetectionModel.from_arrays(bad, "v")
 
 
@@ -162,19 +174,34 @@ def test_a_missing_daily_peak_is_flagged_by_the_seasonal_stage_only(daily_model)
     assert not any(4 * PERIOD + 20 <= r < 5 * PERIOD for r in without)
 
 
+def test_an_anomaly_does_not_echo_one_period_later(daily_model):
+    spiked = cycle(6, seed=11)
+    spiked[3 * PERIOD + 5] += 40.0  # a one-row spike on day 3, in the quiet night
+    rows, seasonal = _anomalies(daily_model, spiked)
+    assert any(3 * PERIOD + 5 <= r <= 3 * PERIOD + 12 for r in rows)
+    # a day later the same rows are compared with the day before the spike as well: nothing to report
+    assert not any(4 * PERIOD <= r < 5 * PERIOD for r in rows), rows
+    assert np.nanmax(seasonal[4 * PERIOD : 5 * PERIOD]) < daily_model.threshold
+    one_day = series_residuals(spiked, PERIOD, 6)  # what one period alone would have scored
+    lag1 = np.abs(spiked[PERIOD:] - spiked[:-PERIOD])
+    assert lag1[3 * PERIOD + 5] > 30 and one_day[4 * PERIOD + 5] < lag1[3 * PERIOD + 5] / 6
+
+
 def test_a_reloaded_model_with_another_period_keeps_the_entity_state_usable(daily_model):
     det = EntityDetector(eval_config(1), daily_model)
     state = det.new_state()
     for i, v in enumerate(cycle(3)):
         det.step(state, MetricEvent("h", 60_000 * (i + 1), {"value": float(v)}), 0)
+    assert state.season_length == 2 * PERIOD + 6 and state.season_count == 2 * PERIOD + 6
+    assert daily_model.seasonal is not None
     longer = dataclasses.replace(
         daily_model,
         seasonal=SeasonalModel(
-            np.array([2 * PERIOD]), daily_model.seasonal.median, daily_model.seasonal.upper, 6
+            np.array([3 * PERIOD]), daily_model.seasonal.median, daily_model.seasonal.upper, 6
         ),
     )
     other = EntityDetector(eval_config(1), longer)
     out = other.step(state, MetricEvent("h", 60_000 * 200, {"value": 20.0}), 0)
-    assert state.season_length == 2 * PERIOD + 6 and state.season_count == PERIOD + 6 + 1
+    assert state.season_length == 6 * PERIOD + 6 and state.season_count == 2 * PERIOD + 6 + 1
     assert "seasonal_score" not in out.scores[0]  # not enough history for the longer period yet
     assert EntityState.from_bytes(state.to_bytes()).season_count == state.season_count

@@ -103,13 +103,12 @@ _COUNTERS_AFTER_QUIET = {b"S1": 0, b"S2": 0, b"S3": 0, b"S4": 1, b"S5": 2}  # S4
 
 
 def as_format(magic: bytes, current: bytes, dropped_arrays: int) -> bytes:
-    """A current (S6) state without seasonal history written in an older format: its header without
-    the fields that format lacks (S1-S3: break_quiet and calm; S4: calm; S1-S5: the seasonal history's
-    length, position and count), and without the last ``dropped_arrays`` per-metric arrays (2 metrics
-    here)."""
-    assert current[:2] == b"S6" and EntityState.from_bytes(current).season_length == 0
+    """A current state without seasonal history (written as S5) in an older format: its header without
+    the counters that format lacks (S1-S3: break_quiet and calm; S4: calm), and without the last
+    ``dropped_arrays`` per-metric arrays (2 metrics here)."""
+    assert current[:2] == b"S5"
     to_quiet = 2 + struct.calcsize("<HHqqIIBB")
-    body = current[2 + struct.calcsize("<HHqqIIBBBBIII") :]
+    body = current[2 + struct.calcsize("<HHqqIIBBBB") :]
     kept = current[2 : to_quiet + _COUNTERS_AFTER_QUIET[magic]]
     return magic + kept + body[: len(body) - dropped_arrays * 2 * 4]
 
@@ -127,7 +126,7 @@ def test_state_saved_before_contributor_smoothing_still_loads():
     with pytest.raises(ValueError, match="unknown entity state format"):
         EntityState.from_bytes(b"S9" + new[2:])
     with pytest.raises(
-        ValueError, match=r"entity state of \d+ bytes; format S6 with 2 metrics, 5 rows and 0 seasonal rows"
+        ValueError, match=r"entity state of \d+ bytes; format S5 with 2 metrics, 5 rows and 0 seasonal rows"
     ):
         EntityState.from_bytes(new[:-4])  # truncated
 
@@ -169,7 +168,7 @@ def test_state_keeps_the_calm_counter_and_loads_s4_with_every_quiet_row_as_calm(
         observe(s, ev(1000 * (t + 1), a=float(t), b=1.0), M, 0.3, 0.02)
     s.quiet, s.break_quiet, s.calm = 40, 9, 12
     new = s.to_bytes()
-    assert new[:2] == b"S6"
+    assert new[:2] == b"S5"  # no seasonal history: the format older jobs read
     back = EntityState.from_bytes(new)
     assert (back.quiet, back.break_quiet, back.calm) == (40, 9, 12)
     old = EntityState.from_bytes(as_format(b"S4", new, dropped_arrays=0))  # S4: no calm counter
@@ -182,6 +181,7 @@ def test_state_keeps_its_seasonal_history_and_loads_s5_without_one():
     for t in range(6):
         observe(s, ev(1000 * (t + 1), a=float(t), b=10.0 + t), M, 0.3, 0.02)
     assert (s.season_count, s.season_pos) == (4, 2)  # six rows through a ring of four
+    assert s.to_bytes()[:2] == b"S6"
     back = EntityState.from_bytes(s.to_bytes())
     assert (back.season_length, back.season_pos, back.season_count) == (4, 2, 4)
     np.testing.assert_array_equal(back.season, s.season)
@@ -189,11 +189,16 @@ def test_state_keeps_its_seasonal_history_and_loads_s5_without_one():
     for t in range(3):
         observe(plain, ev(1000 * (t + 1), a=float(t), b=1.0), M, 0.3, 0.02)
     plain.calm = 7
-    old = EntityState.from_bytes(as_format(b"S5", plain.to_bytes(), dropped_arrays=0))
+    assert plain.to_bytes()[:2] == b"S5"  # what jobs built before the seasonal stage read
+    old = EntityState.from_bytes(plain.to_bytes())
     assert old.season_length == 0 and old.season_count == 0 and old.calm == 7
     np.testing.assert_allclose(old.window(), plain.window(), rtol=1e-6)
     with pytest.raises(ValueError, match="4 seasonal rows"):
         EntityState.from_bytes(s.to_bytes()[:-4])
+    bad = bytearray(s.to_bytes())
+    struct.pack_into("<I", bad, 2 + struct.calcsize("<HHqqIIBBBBI"), 4)  # position past the history
+    with pytest.raises(ValueError, match="seasonal position 4 and count 4 in a history of 4 rows"):
+        EntityState.from_bytes(bytes(bad))
 
 
 def test_resizing_the_seasonal_history_keeps_the_newest_rows_in_order():

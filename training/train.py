@@ -18,7 +18,7 @@ from detector.features import FEATURES_PER_METRIC, N_PER_METRIC, feature_names
 from detector.inference import DenseStack, ForestArrays
 from detector.model import Calibration, DetectionModel
 from detector.model_store import INFERENCE_FILE, model_format, write_manifest
-from detector.seasonal import SeasonalModel, fit_seasonal
+from detector.seasonal import MAX_PERIOD, SeasonalModel, fit_seasonal
 from detector.value_range import training_range
 
 
@@ -61,8 +61,8 @@ class TrainParams:
     machines the autoencoder already learns what moves together, and the stage added false alerts
     (point-wise F1 0.387 -> 0.34-0.37, offline). docs/results.md has the measurements."""
     seasonal_max_period: int = 2016
-    """Longest period searched, in rows (a week of 5-minute rows); the state keeps this many rows per
-    metric at most."""
+    """Longest period searched, in rows (a week of 5-minute rows; at most half the training rows, and at
+    most ``detector.seasonal.MAX_PERIOD``); the entity state keeps two periods and a window of rows."""
     min_rows: int = 200
     reuse_graph: bool = False
     """Reuse one compiled Keras graph per shape (reset to the seed's initial weights) across fits in a
@@ -190,6 +190,8 @@ def seasonal_stage(
         raise ValueError(f"seasonal must be auto, on or off, not {params.seasonal!r}")
     if params.seasonal == "off" or (params.seasonal == "auto" and n_metrics > 1):
         return None
+    if not 0 < params.seasonal_max_period <= MAX_PERIOD:
+        raise ValueError(f"seasonal_max_period must be between 1 and {MAX_PERIOD} rows")
     values = np.asarray(x, dtype=np.float64)[:, _LAST::N_PER_METRIC][:, :n_metrics]
     if keys is None:
         series = [values]
