@@ -79,7 +79,9 @@ class EntityDetector:
         """Merge the event, and score every row it completes. Raises LateEvent for stale events."""
         w = self.cfg.window
         out = StepOutput()
-        state.resize_season(self.season_length)  # a state from before a model reload, or a savepoint
+        # a state from before a model reload, or from a savepoint: the newest rows that fit are kept (a model
+        # without the stage drops them; a later one with it scores again after a period and a window)
+        state.resize_season(self.season_length)
         for row in observe(state, event, self.metrics, w.ewma_alpha, w.baseline_alpha):
             self._score_row(state, event.key, row, now_ms, out)
         return out
