@@ -57,7 +57,7 @@ class TrainParams:
     seasonal: str = "auto"
     """Seasonal stage (:mod:`detector.seasonal`): ``auto`` fits it for single-metric models only, ``on``
     for every model, ``off`` never. A single metric has no other metric to be judged against, and its
-    cycle is the only context it has (NAB's 58 series: standard 71.8 -> 73.1); on SMD's 38-metric
+    cycle is the only context it has (NAB's 58 series: standard 71.8 -> 73.2); on SMD's 38-metric
     machines the autoencoder already learns what moves together, and the stage added false alerts
     (point-wise F1 0.387 -> 0.34-0.37, offline). docs/results.md has the measurements."""
     seasonal_max_period: int = 2016
