@@ -6,6 +6,7 @@ score computed in the stream equals the score computed offline for the same even
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -134,7 +135,7 @@ class EntityDetector:
             status="anomaly" if is_anomaly else "normal",
             model_version=self.model.version,
         )
-        if seasonal is not None and seasonal_score == seasonal_score:
+        if not math.isnan(seasonal_score):
             record["seasonal_score"] = round(seasonal_score, 6)
         if range_break:
             record["beyond_range"] = [self.metrics[i] for i in np.flatnonzero(excess > 1.0)]

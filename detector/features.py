@@ -50,6 +50,12 @@ def compute_features(state: EntityState, short: int) -> np.ndarray:
     return out
 
 
+def last_values(features: np.ndarray, n_metrics: int) -> np.ndarray:
+    """(n, n_metrics): each metric's ``last`` value in feature rows (n, d), i.e. the rows' raw values."""
+    last = FEATURES_PER_METRIC.index("last")
+    return np.asarray(features, dtype=np.float64)[:, last::N_PER_METRIC][:, :n_metrics]
+
+
 def metric_of_feature(n_metrics: int) -> np.ndarray:
     """Index of the metric each feature belongs to (for per-metric contributions)."""
     return np.repeat(np.arange(n_metrics), N_PER_METRIC)

@@ -14,16 +14,14 @@ import functools
 
 import numpy as np
 
-from detector.features import FEATURES_PER_METRIC, N_PER_METRIC
+from detector.features import last_values
 from detector.kernels import range_break
-
-_LAST = FEATURES_PER_METRIC.index("last")
 
 
 def training_range(features: np.ndarray, n_metrics: int) -> np.ndarray:
     """(2, n_metrics): the lowest and highest value of each metric in feature rows (n, d), at float32
     precision like the values :func:`check_and_extend` compares with it."""
-    last = np.asarray(features, dtype=np.float64)[:, _LAST::N_PER_METRIC][:, :n_metrics]
+    last = last_values(features, n_metrics)
     return np.stack([last.min(axis=0), last.max(axis=0)]).astype(np.float32).astype(np.float64)
 
 

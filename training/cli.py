@@ -50,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
         "--seasonal",
         choices=["auto", "on", "off"],
         default=TrainParams.seasonal,
-        help="seasonal stage (each metric against itself one period earlier): auto = single-metric models",
+        help="seasonal stage (each metric against its values one and two periods earlier); "
+        "auto: single-metric models only",
     )
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from detector.config import Config
-from detector.features import FEATURES_PER_METRIC, N_PER_METRIC, feature_names
+from detector.features import feature_names, last_values
 from detector.inference import DenseStack, ForestArrays
 from detector.model import Calibration, DetectionModel
 from detector.model_store import INFERENCE_FILE, model_format, write_manifest
@@ -59,7 +59,7 @@ class TrainParams:
     for every model, ``off`` never. A single metric has no other metric to be judged against, and its
     cycle is the only context it has (NAB's 58 series: standard 71.8 -> 73.2); on SMD's 38-metric
     machines the autoencoder already learns what moves together, and the stage added false alerts
-    (point-wise F1 0.387 -> 0.34-0.37, offline). docs/results.md has the measurements."""
+    (point-wise F1 0.387 -> 0.31-0.35, offline). docs/results.md has the measurements."""
     seasonal_max_period: int = 2016
     """Longest period searched, in rows (a week of 5-minute rows; at most half the training rows, and at
     most ``detector.seasonal.MAX_PERIOD``); the entity state keeps two periods and a window of rows."""
@@ -177,9 +177,6 @@ def fit(
     return first
 
 
-_LAST = FEATURES_PER_METRIC.index("last")
-
-
 def seasonal_stage(
     x: np.ndarray, config: Config, params: TrainParams, keys: Sequence[str] | None = None
 ) -> SeasonalModel | None:
@@ -192,7 +189,7 @@ def seasonal_stage(
         return None
     if not 0 < params.seasonal_max_period <= MAX_PERIOD:
         raise ValueError(f"seasonal_max_period must be between 1 and {MAX_PERIOD} rows")
-    values = np.asarray(x, dtype=np.float64)[:, _LAST::N_PER_METRIC][:, :n_metrics]
+    values = last_values(x, n_metrics)
     if keys is None:
         series = [values]
     else:
