@@ -17,6 +17,7 @@ from detector.config import Config
 from detector.events import MetricEvent
 from detector.features import N_PER_METRIC, compute_features
 from detector.model import NORMAL_UPPER, DetectionModel
+from detector.seasonal import max_score
 from detector.value_range import check_and_extend
 from detector.windows import EntityState, LateEvent, Row, observe
 
@@ -107,13 +108,16 @@ class EntityDetector:
         threshold = self.model.threshold
         model_score = float(batch.score[0])
         seasonal = self.model.seasonal
-        seasonal_score = (
-            float("nan")
-            if seasonal is None
-            else seasonal.score(state.season, state.season_pos, state.season_count)
-        )
+        seasonal_score = float("nan")
+        if seasonal is not None:
+            seasonal_scores, seasonal_expected = seasonal.metric_scores(
+                state.season, state.season_pos, state.season_count
+            )
+            seasonal_score = max_score(seasonal_scores)
+        driven_by = "model"
         if seasonal_score > model_score:  # False while NaN (no period, or too little history yet)
             model_score = seasonal_score
+            driven_by = "seasonal"
         worst = float(excess.max())
         # a range break: a value beyond every value seen, on a row the model finds unusual (above the normal
         # 99th percentile), alerts at once, scored by its excess if higher: severity sees how far out it is
@@ -121,6 +125,8 @@ class EntityDetector:
         # be the whole range, and ordinary values would break it)
         range_break = worst > 1.0 and model_score > NORMAL_UPPER and self.model.value_range is not None
         score = max(model_score, threshold * worst) if range_break else model_score
+        if range_break:
+            driven_by = "range_break"
         above = score > threshold
         alert_cfg = self.cfg.alert
         unusual = above or score > NORMAL_UPPER
@@ -163,7 +169,12 @@ class EntityDetector:
                     record,
                     detected_at=iso_ms(now_ms),
                     severity=severity(score, threshold),
-                    contributors=self._contributors(row, state.contrib, batch.expected_last[0]),
+                    driven_by=driven_by,
+                    contributors=(
+                        self._seasonal_contributors(row, seasonal_scores, seasonal_expected)
+                        if driven_by == "seasonal"
+                        else self._contributors(row, state.contrib, batch.expected_last[0])
+                    ),
                     iforest_score=round(float(batch.iforest[0]), 6),
                     reconstruction_score=round(float(batch.recon[0]), 6),
                 )
@@ -179,6 +190,24 @@ class EntityDetector:
                 "value": round(float(row.values[i]), 4),
                 "expected": round(float(expected[i]), 4),
                 "share": round(float(metric_error[i]) / total, 4),
+            }
+            for i in order
+        ]
+
+    def _seasonal_contributors(
+        self, row: Row, scores: np.ndarray, expected: np.ndarray
+    ) -> list[dict[str, Any]]:
+        """When the seasonal stage raised the anomaly: the metrics furthest from their cycle (highest
+        calibrated seasonal score), each with the value one or two periods earlier as ``expected``."""
+        weight = np.maximum(np.nan_to_num(scores, nan=0.0), 0.0)
+        total = float(weight.sum()) or 1.0
+        order = [i for i in np.argsort(-weight)[:MAX_CONTRIBUTORS] if weight[i] > 0]
+        return [
+            {
+                "metric": self.metrics[i],
+                "value": round(float(row.values[i]), 4),
+                "expected": round(float(expected[i]), 4),
+                "share": round(float(weight[i]) / total, 4),
             }
             for i in order
         ]

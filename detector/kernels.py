@@ -236,16 +236,25 @@ def range_break(
 
 @njit(cache=True)
 def seasonal_residuals(
-    history: np.ndarray, pos: int, count: int, periods: np.ndarray, window: int, out: np.ndarray
+    history: np.ndarray,
+    pos: int,
+    count: int,
+    periods: np.ndarray,
+    window: int,
+    out: np.ndarray,
+    reference: np.ndarray,
 ) -> None:
     """Per metric into ``out``: the mean of ``|x[t - j] - x[t - j - lag]|`` over the newest ``window`` rows
     of a ring ``history`` (length, n_metrics) whose next write index is ``pos`` and which holds ``count``
     valid rows, for ``lag`` one and two periods, the smaller of the two (one period only while two are
-    not yet held); NaN without a period (0) or with fewer than ``period + window`` rows."""
+    not yet held); NaN without a period (0) or with fewer than ``period + window`` rows. ``reference``:
+    the newest row's value ``lag`` rows earlier, for the lag kept (NaN where ``out`` is)."""
     length = history.shape[0]
+    newest = (pos - 1) % length
     for m in range(history.shape[1]):
         p = periods[m]
         out[m] = math.nan
+        reference[m] = math.nan
         if p <= 0:
             continue
         for k in range(1, 3):
@@ -258,3 +267,4 @@ def seasonal_residuals(
                 total += abs(history[i, m] - history[(i - lag) % length, m])
             if k == 1 or total / window < out[m]:
                 out[m] = total / window
+                reference[m] = history[(newest - lag) % length, m]

@@ -303,6 +303,10 @@ def test_a_range_break_during_an_ongoing_episode_opens_an_episode_of_its_own():
         out = det.step(st, MetricEvent("k", 1000 * (t + 1), {"a": a, "b": b}), 0)
         st = EntityState.from_bytes(st.to_bytes())  # the job's round trip keeps both counters
         starts += [(t - len(normal), a["episode_start"], "beyond_range" in a) for a in out.anomalies]
+        # the record says which rule raised it: a range break, or the model's score (no seasonal stage)
+        assert all(
+            a["driven_by"] == ("range_break" if "beyond_range" in a else "model") for a in out.anomalies
+        )
     opened = [(t, brk) for t, start, brk in starts if start]
     # the episode opens at its third row; the break at row 5 opens another, the break right after it
     # does not; the break at row 52, with anomalies on every row since row 2, does; 40 normal rows later

@@ -18,6 +18,7 @@ from detector.seasonal import (
     dominant_period_of,
     fit_seasonal,
     residuals,
+    residuals_and_reference,
     series_residuals,
 )
 from detector.windows import EntityState, observe
@@ -68,6 +69,20 @@ def test_streamed_residuals_equal_the_offline_series():
     assert expected[100] == pytest.approx(lagged(100, PERIOD))  # one period held: that lag only
     assert expected[200] == pytest.approx(min(lagged(200, PERIOD), lagged(200, 2 * PERIOD)))
     assert lagged(200, PERIOD) != lagged(200, 2 * PERIOD)
+
+
+def test_the_reference_is_the_value_of_the_lag_that_matched_better():
+    periods = np.array([4, 0])
+    x = np.arange(20, dtype=float)  # a ring of 20 rows, full, next write at 0: newest row is 19
+    hist = np.column_stack([x, x])
+    r, ref = residuals_and_reference(hist, 0, 20, periods, 2)
+    assert r[0] == 4.0 and ref[0] == 15.0  # a ramp: one period back is closer than two
+    assert np.isnan(r[1]) and np.isnan(ref[1])  # no period
+    hist[11, 0] = hist[19, 0] = 100.0  # rows 19 and 11 (two periods back) alike, row 15 not
+    hist[10, 0], hist[18, 0] = 50.0, 50.0
+    r, ref = residuals_and_reference(hist, 0, 20, periods, 2)
+    assert r[0] == 0.0 and ref[0] == 100.0  # two periods back matched: its value is the reference
+    np.testing.assert_array_equal(r, residuals(hist, 0, 20, periods, 2))
 
 
 def test_calibration_puts_training_residuals_at_zero_median_and_one_at_the_quantile():
@@ -150,28 +165,47 @@ def test_a_model_with_a_seasonal_stage_is_exported_as_format_4_and_loads_with_it
         DetectionModel.from_arrays(bad, "v")
 
 
-def _anomalies(model: DetectionModel, values: np.ndarray) -> tuple[list[int], np.ndarray]:
+def _run(model: DetectionModel, values: np.ndarray) -> tuple[list[dict], np.ndarray]:
+    """(anomaly records, each row's seasonal score) of one entity streaming ``values``."""
     det = EntityDetector(eval_config(1), model)
     state = det.new_state()
-    rows, seasonal = [], np.full(len(values), np.nan)
+    records, seasonal = [], np.full(len(values), np.nan)
     for i, v in enumerate(values):
         out = det.step(state, MetricEvent("h", 60_000 * (i + 1), {"value": float(v)}), 0)
         for rec in out.scores:
             seasonal[i] = rec.get("seasonal_score", np.nan)
-        rows += [i for _ in out.anomalies]
-    return rows, seasonal
+        records += [dict(a, row=i) for a in out.anomalies]
+    return records, seasonal
+
+
+def _anomalies(model: DetectionModel, values: np.ndarray) -> tuple[list[int], np.ndarray]:
+    records, seasonal = _run(model, values)
+    return [r["row"] for r in records], seasonal
 
 
 def test_a_missing_daily_peak_is_flagged_by_the_seasonal_stage_only(daily_model):
     assert daily_model.seasonal is not None and daily_model.seasonal.periods.tolist() == [PERIOD]
     quiet_day = cycle(6, seed=9, skip_day=4)  # day 4's plateau (rows 212-223) does not come
-    with_stage, seasonal = _anomalies(daily_model, quiet_day)
-    assert any(4 * PERIOD + 20 <= r < 5 * PERIOD for r in with_stage)
+    records, seasonal = _run(daily_model, quiet_day)
+    missed = [r for r in records if 4 * PERIOD + 20 <= r["row"] < 5 * PERIOD]
+    assert missed
     assert np.nanmax(seasonal[4 * PERIOD + 20 : 5 * PERIOD]) > 3 * daily_model.threshold
+    # the record says why, and what was expected: the plateau of an earlier day, not the autoencoder's guess
+    seasonal_driven = [r for r in missed if r["driven_by"] == "seasonal"]
+    assert seasonal_driven
+    for r in seasonal_driven:
+        (c,) = r["contributors"]
+        i = r["row"]
+        assert c["metric"] == "value" and c["share"] == 1.0 and c["value"] == round(quiet_day[i], 4)
+        assert c["expected"] in (round(quiet_day[i - PERIOD], 4), round(quiet_day[i - 2 * PERIOD], 4))
+        if i % PERIOD < 32:  # in the plateau's hours: busy on earlier days, quiet today
+            assert c["expected"] > 60 > c["value"]
+    assert any(r["row"] % PERIOD < 32 for r in seasonal_driven)
     normal, _ = _anomalies(daily_model, cycle(6, seed=9))
     assert not any(r >= 2 * PERIOD for r in normal)  # the same days with the plateau: quiet once warm
-    without, _ = _anomalies(dataclasses.replace(daily_model, seasonal=None), quiet_day)
-    assert not any(4 * PERIOD + 20 <= r < 5 * PERIOD for r in without)
+    without, _ = _run(dataclasses.replace(daily_model, seasonal=None), quiet_day)
+    assert not any(4 * PERIOD + 20 <= r["row"] < 5 * PERIOD for r in without)
+    assert all(r["driven_by"] in ("model", "range_break") for r in without)
 
 
 def test_an_anomaly_does_not_echo_one_period_later(daily_model):
