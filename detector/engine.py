@@ -84,7 +84,9 @@ class EntityDetector:
         # a state from before a model reload, or from a savepoint: the newest rows that fit are kept (a model
         # without the stage drops them; a later one with it scores again after a period and a window)
         state.resize_season(self.season_length)
-        for row in observe(state, event, self.metrics, w.ewma_alpha, w.baseline_alpha):
+        seasonal = self.model.seasonal
+        step_ms = seasonal.step_ms if seasonal is not None else 0
+        for row in observe(state, event, self.metrics, w.ewma_alpha, w.baseline_alpha, step_ms):
             self._score_row(state, event.key, row, now_ms, out)
         return out
 

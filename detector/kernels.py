@@ -247,8 +247,10 @@ def seasonal_residuals(
     """Per metric into ``out``: the mean of ``|x[t - j] - x[t - j - lag]|`` over the newest ``window`` rows
     of a ring ``history`` (length, n_metrics) whose next write index is ``pos`` and which holds ``count``
     valid rows, for ``lag`` one and two periods, the smaller of the two (one period only while two are
-    not yet held); NaN without a period (0) or with fewer than ``period + window`` rows. ``reference``:
-    the newest row's value ``lag`` rows earlier, for the lag kept (NaN where ``out`` is)."""
+    not yet held); NaN without a period (0) or with fewer than ``period + window`` rows. A lag whose
+    rows include a missing one (NaN: a gap in the entity's rows) gives NaN, so only the other lag
+    counts. ``reference``: the newest row's value ``lag`` rows earlier, for the lag kept (NaN where
+    ``out`` is)."""
     length = history.shape[0]
     newest = (pos - 1) % length
     for m in range(history.shape[1]):
@@ -265,6 +267,7 @@ def seasonal_residuals(
             for j in range(window):
                 i = (pos - 1 - j) % length
                 total += abs(history[i, m] - history[(i - lag) % length, m])
-            if k == 1 or total / window < out[m]:
-                out[m] = total / window
+            r = total / window
+            if not math.isnan(r) and (math.isnan(out[m]) or r < out[m]):
+                out[m] = r
                 reference[m] = history[(newest - lag) % length, m]

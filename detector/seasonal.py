@@ -128,6 +128,10 @@ class SeasonalModel:
     median: np.ndarray  # (n_metrics,)
     upper: np.ndarray  # (n_metrics,)
     window: int
+    step_ms: int = 0
+    """The training rows' usual spacing (median step, ms): the stream keeps a missing row's place in the
+    history for each step a gap skips, so a gap does not shift later comparisons (0: unknown, no gaps
+    are marked; models exported before it)."""
 
     @property
     def history(self) -> int:
@@ -151,6 +155,7 @@ class SeasonalModel:
             "seasonal.periods": self.periods.astype(np.int64),
             "seasonal.calibration": np.stack([self.median, self.upper]),
             "seasonal.window": np.array(self.window),
+            "seasonal.step_ms": np.array(self.step_ms, dtype=np.int64),
         }
 
     @classmethod
@@ -169,19 +174,29 @@ class SeasonalModel:
             )
         if not 1 <= window <= 1000:
             raise ValueError(f"seasonal window {window}: not a model this code wrote")
+        step_ms = int(arrays.get("seasonal.step_ms", 0))  # absent in models exported before gap marking
+        if step_ms < 0:
+            raise ValueError(f"seasonal step {step_ms} ms: not a model this code wrote")
         return cls(
             periods=periods,
             median=np.asarray(cal[0], dtype=np.float64),
             upper=np.asarray(cal[1], dtype=np.float64),
             window=window,
+            step_ms=step_ms,
         )
 
 
 def fit_seasonal(
-    series: Sequence[np.ndarray], window: int, min_period: int, max_period: int, quantile: float
+    series: Sequence[np.ndarray],
+    window: int,
+    min_period: int,
+    max_period: int,
+    quantile: float,
+    step_ms: int = 0,
 ) -> SeasonalModel | None:
     """Periods and calibration from training series (each (rows, n_metrics), one per entity, rows in
-    time order); None when no metric has a period (or too few residuals to calibrate one)."""
+    time order; ``step_ms`` their usual spacing, 0 if unknown); None when no metric has a period (or
+    too few residuals to calibrate one)."""
     n_metrics = series[0].shape[1]
     periods = np.zeros(n_metrics, dtype=np.int64)
     median = np.zeros(n_metrics)
@@ -200,4 +215,12 @@ def fit_seasonal(
         periods[m], median[m], upper[m] = p, med, up
     if not periods.any():
         return None
-    return SeasonalModel(periods=periods, median=median, upper=upper, window=window)
+    return SeasonalModel(periods=periods, median=median, upper=upper, window=window, step_ms=step_ms)
+
+
+def usual_step_ms(times_ms: Sequence[np.ndarray]) -> int:
+    """The median spacing of consecutive rows over several entities' timestamps (ms; 0 if none)."""
+    steps = [np.diff(np.asarray(t, dtype=np.int64)) for t in times_ms if len(t) > 1]
+    pos = np.concatenate(steps) if steps else np.zeros(0, dtype=np.int64)
+    pos = pos[pos > 0]
+    return int(np.median(pos)) if len(pos) else 0

@@ -213,12 +213,19 @@ class LateEvent(Exception):
 
 
 def observe(
-    state: EntityState, event: MetricEvent, metrics: list[str], ewma_alpha: float, baseline_alpha: float
+    state: EntityState,
+    event: MetricEvent,
+    metrics: list[str],
+    ewma_alpha: float,
+    baseline_alpha: float,
+    season_step_ms: int = 0,
 ) -> list[Row]:
     """Merge ``event`` into ``state``; return the rows it completed (0, 1 or 2), already pushed.
 
     A row completes when it has every metric, or when an event with a later timestamp arrives.
     Raises :class:`LateEvent` for an event older than the pending row (the state is unchanged).
+    ``season_step_ms``: the rows' usual spacing; a row that comes after a gap of whole steps first
+    pushes one missing (NaN) row per skipped step into the seasonal history (0: no gaps marked).
     """
     ts = event.timestamp_ms
     if ts <= state.last_ts or (state.pending_ts >= 0 and ts < state.pending_ts):
@@ -227,7 +234,7 @@ def observe(
         )
     done: list[Row] = []
     if state.pending_ts >= 0 and ts > state.pending_ts:
-        done.append(_complete(state, ewma_alpha, baseline_alpha))
+        done.append(_complete(state, ewma_alpha, baseline_alpha, season_step_ms))
     state.pending_ts = ts
     for name, v in event.values.items():
         try:
@@ -235,18 +242,21 @@ def observe(
         except ValueError:
             continue  # a metric not in the configured list: ignored
     if not np.isnan(state.pending).any():
-        done.append(_complete(state, ewma_alpha, baseline_alpha))
+        done.append(_complete(state, ewma_alpha, baseline_alpha, season_step_ms))
     return done
 
 
-def flush_pending(state: EntityState, ewma_alpha: float, baseline_alpha: float) -> Row | None:
+def flush_pending(
+    state: EntityState, ewma_alpha: float, baseline_alpha: float, season_step_ms: int = 0
+) -> Row | None:
     """Complete the pending row now (e.g. on a timer), if there is one."""
     if state.pending_ts < 0:
         return None
-    return _complete(state, ewma_alpha, baseline_alpha)
+    return _complete(state, ewma_alpha, baseline_alpha, season_step_ms)
 
 
-def _complete(state: EntityState, ewma_alpha: float, baseline_alpha: float) -> Row:
+def _complete(state: EntityState, ewma_alpha: float, baseline_alpha: float, season_step_ms: int = 0) -> Row:
+    previous_ts = state.last_ts
     observed = ~np.isnan(state.pending)
     state.last = np.where(observed, state.pending, state.last)
     values = state.last.copy()
@@ -270,6 +280,14 @@ def _complete(state: EntityState, ewma_alpha: float, baseline_alpha: float) -> R
     state.ring[state.pos] = values
     state.pos = (state.pos + 1) % state.ring.shape[0]
     if state.season_length:
+        if season_step_ms > 0 and previous_ts >= 0 and state.count > 0:
+            # keep each skipped step's place, so the rows after a gap are compared with the same time of
+            # day (or week), not with rows shifted by the gap; NaN rows are left out of the residuals
+            skipped = min(round((row.timestamp_ms - previous_ts) / season_step_ms) - 1, state.season_length)
+            for _ in range(max(skipped, 0)):
+                state.season[state.season_pos] = np.nan
+                state.season_pos = (state.season_pos + 1) % state.season_length
+                state.season_count = min(state.season_count + 1, state.season_length)
         state.season[state.season_pos] = values
         state.season_pos = (state.season_pos + 1) % state.season_length
         state.season_count = min(state.season_count + 1, state.season_length)

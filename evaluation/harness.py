@@ -130,8 +130,8 @@ class SentinelDetector:
     def fit(self, past: np.ndarray, times_ms: np.ndarray) -> None:
         from sklearn.ensemble import IsolationForest
 
-        x, _, _ = featurize(events(self.key, self.metrics, past, times_ms), self.cfg)
-        self.fitted = fit(x, self.cfg, self.params, progress=False, warm_start=self.fitted)
+        x, _, t = featurize(events(self.key, self.metrics, past, times_ms), self.cfg)
+        self.fitted = fit(x, self.cfg, self.params, progress=False, warm_start=self.fitted, times_ms=t)
         model = self.fitted.model
         self.detector = EntityDetector(self.cfg, model)
         if self.state is None:

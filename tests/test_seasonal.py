@@ -132,10 +132,10 @@ def daily_fit() -> FittedModel:
     from evaluation.harness import events
 
     cfg = eval_config(1)
-    x, _, _ = featurize(
+    x, _, t = featurize(
         events("h", ["value"], cycle(14)[:, None], 60_000 * np.arange(14 * PERIOD, dtype=np.int64)), cfg
     )
-    return fit(x, cfg, DAILY_PARAMS, progress=False)
+    return fit(x, cfg, DAILY_PARAMS, progress=False, times_ms=t)
 
 
 @pytest.fixture(scope="module")
@@ -151,6 +151,11 @@ def test_a_model_with_a_seasonal_stage_is_exported_as_format_4_and_loads_with_it
     ]
     assert model.seasonal is not None and daily_fit.model.seasonal is not None
     assert model.seasonal.periods.tolist() == [PERIOD] and model.seasonal.window == 6
+    assert model.seasonal.step_ms == 60_000 == manifest["training_data"]["seasonal_step_ms"]
+    older = daily_fit.model.to_arrays()
+    del older["seasonal.step_ms"]  # a format-4 model from before gaps were marked: none are
+    loaded = DetectionModel.from_arrays(older, "v").seasonal
+    assert loaded is not None and loaded.step_ms == 0
     np.testing.assert_array_equal(model.seasonal.median, daily_fit.model.seasonal.median)
     bad = daily_fit.model.to_arrays()
     bad["seasonal.periods"] = np.array([PERIOD, PERIOD])
@@ -165,13 +170,17 @@ def test_a_model_with_a_seasonal_stage_is_exported_as_format_4_and_loads_with_it
         DetectionModel.from_arrays(bad, "v")
 
 
-def _run(model: DetectionModel, values: np.ndarray) -> tuple[list[dict], np.ndarray]:
-    """(anomaly records, each row's seasonal score) of one entity streaming ``values``."""
+def _run(
+    model: DetectionModel, values: np.ndarray, times_ms: np.ndarray | None = None
+) -> tuple[list[dict], np.ndarray]:
+    """(anomaly records, each row's seasonal score) of one entity streaming ``values`` (one a minute
+    unless ``times_ms`` says when)."""
     det = EntityDetector(eval_config(1), model)
     state = det.new_state()
     records, seasonal = [], np.full(len(values), np.nan)
+    times = 60_000 * (np.arange(len(values)) + 1) if times_ms is None else times_ms
     for i, v in enumerate(values):
-        out = det.step(state, MetricEvent("h", 60_000 * (i + 1), {"value": float(v)}), 0)
+        out = det.step(state, MetricEvent("h", int(times[i]), {"value": float(v)}), 0)
         for rec in out.scores:
             seasonal[i] = rec.get("seasonal_score", np.nan)
         records += [dict(a, row=i) for a in out.anomalies]
@@ -219,6 +228,25 @@ def test_an_anomaly_does_not_echo_one_period_later(daily_model):
     one_day = series_residuals(spiked, PERIOD, 6)  # what one period alone would have scored
     lag1 = np.abs(spiked[PERIOD:] - spiked[:-PERIOD])
     assert lag1[3 * PERIOD + 5] > 30 and one_day[4 * PERIOD + 5] < lag1[3 * PERIOD + 5] / 6
+
+
+def test_after_a_gap_rows_are_still_compared_with_the_same_time_of_day(daily_model):
+    assert daily_model.seasonal is not None and daily_model.seasonal.step_ms == 60_000
+    x = cycle(6, seed=13)
+    times = 60_000 * (np.arange(len(x)) + 1)
+    kept = np.ones(len(x), dtype=bool)
+    kept[3 * PERIOD + 2 : 3 * PERIOD + 14] = False  # 12 minutes of day 3's night never arrive
+    after = np.flatnonzero(kept)[3 * PERIOD + 2 :]  # original row of each streamed row after the gap
+    records, seasonal = _run(daily_model, x[kept], times[kept])
+    assert not [r for r in records if r["row"] >= 2 * PERIOD]  # quiet once warm, gap or not
+    marked = np.nanmax(seasonal[3 * PERIOD + 2 :])
+    # unmarked (a model without the step), the rows after the gap meet rows 12 minutes off: the plateau's
+    # edges no longer line up, for a day
+    unmarked = dataclasses.replace(daily_model, seasonal=dataclasses.replace(daily_model.seasonal, step_ms=0))
+    records, seasonal = _run(unmarked, x[kept], times[kept])
+    shifted = [after[r["row"] - (3 * PERIOD + 2)] for r in records if r["driven_by"] == "seasonal"]
+    assert shifted and all(3 * PERIOD + 14 <= i < 5 * PERIOD for i in shifted)
+    assert np.nanmax(seasonal[3 * PERIOD + 2 :]) > 5 * marked
 
 
 def test_a_reloaded_model_with_another_period_keeps_the_entity_state_usable(daily_model):

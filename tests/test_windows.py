@@ -185,6 +185,15 @@ def test_state_keeps_its_seasonal_history_and_loads_s5_without_one():
     back = EntityState.from_bytes(s.to_bytes())
     assert (back.season_length, back.season_pos, back.season_count) == (4, 2, 4)
     np.testing.assert_array_equal(back.season, s.season)
+    # a row after a gap of whole steps (here 3,000 ms at a 1,000 ms step: two skipped) keeps their places
+    gap = EntityState.new(2, 5, season_length=6)
+    for t in (1, 2, 5, 6):
+        observe(gap, ev(1000 * t, a=float(t), b=1.0), M, 0.3, 0.02, season_step_ms=1000)
+    assert (gap.season_count, gap.season_pos) == (6, 0)
+    np.testing.assert_array_equal(gap.season[:, 0], [1.0, 2.0, np.nan, np.nan, 5.0, 6.0])
+    np.testing.assert_array_equal(EntityState.from_bytes(gap.to_bytes()).season, gap.season)
+    observe(gap, ev(60_000, a=7.0, b=1.0), M, 0.3, 0.02, season_step_ms=1000)  # longer than the history
+    assert np.isnan(gap.season[:, 0]).sum() == 5 and gap.season[gap.season_pos - 1, 0] == 7.0
     plain = EntityState.new(2, 5)
     for t in range(3):
         observe(plain, ev(1000 * (t + 1), a=float(t), b=1.0), M, 0.3, 0.02)

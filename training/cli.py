@@ -68,17 +68,19 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.time()
     if args.source == "simulated":
         spec = FleetSpec(hosts=args.hosts, seed=args.seed)
-        x, keys, _ = featurize(simulated_events(spec, args.steps, 1_700_000_000_000, cfg), cfg)
+        x, keys, times = featurize(simulated_events(spec, args.steps, 1_700_000_000_000, cfg), cfg)
         summary = {"source": "simulated", "hosts": args.hosts, "steps": args.steps, "fleet_seed": args.seed}
     elif args.source == "files":
         if not args.data:
             p.error("--source files needs --data FILE [FILE ...]")
-        xs, keys = [], []
+        xs, keys, ts = [], [], []
         for i, f in enumerate(args.data):
-            xf, kf, _ = featurize(file_events(Path(f), cfg), cfg)
+            xf, kf, tf = featurize(file_events(Path(f), cfg), cfg)
             xs.append(xf)
+            ts.append(tf)
             keys += [f"{i}:{k}" for k in kf]  # one entity in two files is two series
         x = np.concatenate(xs) if xs else np.zeros((0, 0))
+        times = np.concatenate(ts) if ts else np.zeros(0, dtype=np.int64)
         summary = {"source": "files", "files": [Path(f).name for f in args.data]}
     else:
         from feature_store.store import RedisFeatureStore
@@ -91,13 +93,14 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         x = np.stack([r.vector for r in rows])
         keys = [r.entity for r in rows]
+        times = np.array([r.timestamp_ms for r in rows], dtype=np.int64)
         summary = {"source": "redis", "entities": len({r.entity for r in rows})}
     summary.update(feature_rows=len(x), featurize_seconds=round(time.time() - t0, 1))
     if not args.quiet:
         print(
             f"training on {len(x)} feature vectors ({x.shape[1] if x.ndim == 2 else 0} features)", flush=True
         )
-    fitted = fit(x, cfg, params, progress=not args.quiet, keys=keys)
+    fitted = fit(x, cfg, params, progress=not args.quiet, keys=keys, times_ms=times)
     out = export(fitted, args.out, cfg, params, summary)
     print(f"model written to {out} (threshold {fitted.model.threshold:.3f})")
     return 0

@@ -18,7 +18,7 @@ from detector.features import feature_names, last_values
 from detector.inference import DenseStack, ForestArrays
 from detector.model import Calibration, DetectionModel
 from detector.model_store import INFERENCE_FILE, model_format, write_manifest
-from detector.seasonal import MAX_PERIOD, SeasonalModel, fit_seasonal
+from detector.seasonal import MAX_PERIOD, SeasonalModel, fit_seasonal, usual_step_ms
 from detector.value_range import training_range
 
 
@@ -146,10 +146,12 @@ def fit(
     progress: bool = True,
     warm_start: FittedModel | None = None,
     keys: Sequence[str] | None = None,
+    times_ms: np.ndarray | None = None,
 ) -> FittedModel:
     """Fit ``params.members`` pairs on normal feature vectors ``x`` (n, d); deterministic for
     ``params.seed``. ``keys``: the entity of each row (rows in time order per entity), for the
-    seasonal stage's periods; None: every row is one entity's.
+    seasonal stage's periods; None: every row is one entity's. ``times_ms``: the rows' event times,
+    for the seasonal stage's usual row spacing (None: gaps in the stream are not marked).
 
     ``warm_start``: continue training that model's autoencoders on ``x`` (continual adaptation on
     recent data; also skips Keras' graph tracing, seconds per new model) instead of fresh ones; the
@@ -159,9 +161,10 @@ def fit(
         raise ValueError("members must be at least 1")
     first = _fit_pair(x, config, params, progress, warm_start)
     first.model.value_range = training_range(x, len(config.stream.metrics))
-    first.model.seasonal = seasonal_stage(x, config, params, keys)
+    first.model.seasonal = seasonal_stage(x, config, params, keys, times_ms)
     if first.model.seasonal is not None:
         first.summary["seasonal_periods"] = first.model.seasonal.periods.tolist()
+        first.summary["seasonal_step_ms"] = first.model.seasonal.step_ms
     for i in range(1, params.members):
         seed = params.seed + i * PEER_SEED_STEP
         prior = warm_start.peers[i - 1] if warm_start is not None and i <= len(warm_start.peers) else None
@@ -178,10 +181,15 @@ def fit(
 
 
 def seasonal_stage(
-    x: np.ndarray, config: Config, params: TrainParams, keys: Sequence[str] | None = None
+    x: np.ndarray,
+    config: Config,
+    params: TrainParams,
+    keys: Sequence[str] | None = None,
+    times_ms: np.ndarray | None = None,
 ) -> SeasonalModel | None:
-    """The seasonal stage for feature rows ``x`` (their ``last`` values, per entity in row order), or
-    None when ``params.seasonal`` leaves it out or no metric has a period."""
+    """The seasonal stage for feature rows ``x`` (their ``last`` values, per entity in row order; their
+    event times ``times_ms`` give the rows' usual spacing), or None when ``params.seasonal`` leaves it
+    out or no metric has a period."""
     n_metrics = len(config.stream.metrics)
     if params.seasonal not in ("auto", "on", "off"):
         raise ValueError(f"seasonal must be auto, on or off, not {params.seasonal!r}")
@@ -191,14 +199,22 @@ def seasonal_stage(
         raise ValueError(f"seasonal_max_period must be between 1 and {MAX_PERIOD} rows")
     values = last_values(x, n_metrics)
     if keys is None:
-        series = [values]
+        groups = [np.arange(len(x))]
     else:
         order: dict[str, list[int]] = {}
         for i, k in enumerate(keys):
             order.setdefault(k, []).append(i)
-        series = [values[idx] for idx in order.values()]
+        groups = [np.asarray(idx) for idx in order.values()]
+    step = 0 if times_ms is None else usual_step_ms([np.asarray(times_ms)[idx] for idx in groups])
     short = config.window.short
-    return fit_seasonal(series, short, 2 * short, params.seasonal_max_period, params.calibration_quantile)
+    return fit_seasonal(
+        [values[idx] for idx in groups],
+        short,
+        2 * short,
+        params.seasonal_max_period,
+        params.calibration_quantile,
+        step,
+    )
 
 
 def _fit_pair(
