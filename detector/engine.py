@@ -111,11 +111,10 @@ class EntityDetector:
         model_score = float(batch.score[0])
         seasonal = self.model.seasonal
         seasonal_score = float("nan")
+        seasonal_parts = None  # per metric: calibrated seasonal scores, the values they were compared with
         if seasonal is not None:
-            seasonal_scores, seasonal_expected = seasonal.metric_scores(
-                state.season, state.season_pos, state.season_count
-            )
-            seasonal_score = max_score(seasonal_scores)
+            seasonal_parts = seasonal.metric_scores(state.season, state.season_pos, state.season_count)
+            seasonal_score = max_score(seasonal_parts[0])
         driven_by = "model"
         if seasonal_score > model_score:  # False while NaN (no period, or too little history yet)
             model_score = seasonal_score
@@ -173,8 +172,8 @@ class EntityDetector:
                     severity=severity(score, threshold),
                     driven_by=driven_by,
                     contributors=(
-                        self._seasonal_contributors(row, seasonal_scores, seasonal_expected)
-                        if driven_by == "seasonal"
+                        self._seasonal_contributors(row, *seasonal_parts)
+                        if driven_by == "seasonal" and seasonal_parts is not None
                         else self._contributors(row, state.contrib, batch.expected_last[0])
                     ),
                     iforest_score=round(float(batch.iforest[0]), 6),

@@ -94,7 +94,7 @@ def residuals_and_reference(
 
 
 def max_score(scores: np.ndarray) -> float:
-    """The highest of per-metric seasonal scores, ignoring NaN; NaN when every one is."""
+    """The highest of per-metric seasonal scores (at least one), ignoring NaN; NaN when every one is."""
     return float(np.fmax.reduce(scores))  # fmax skips NaN; 5x faster than nanmax on a few metrics
 
 
@@ -129,9 +129,9 @@ class SeasonalModel:
     upper: np.ndarray  # (n_metrics,)
     window: int
     step_ms: int = 0
-    """The training rows' usual spacing (median step, ms): the stream keeps a missing row's place in the
-    history for each step a gap skips, so a gap does not shift later comparisons (0: unknown, no gaps
-    are marked; models exported before it)."""
+    """The training rows' step (ms; :func:`regular_step_ms`): the stream keeps the seasonal history on
+    this grid, a missing row's place for each step a gap skips, so a gap does not shift later
+    comparisons (0: rows as they come; irregular training rows, or models exported before it)."""
 
     @property
     def history(self) -> int:
@@ -218,9 +218,15 @@ def fit_seasonal(
     return SeasonalModel(periods=periods, median=median, upper=upper, window=window, step_ms=step_ms)
 
 
-def usual_step_ms(times_ms: Sequence[np.ndarray]) -> int:
-    """The median spacing of consecutive rows over several entities' timestamps (ms; 0 if none)."""
+def regular_step_ms(times_ms: Sequence[np.ndarray], tolerance: float = 0.1, share: float = 0.99) -> int:
+    """The median spacing of consecutive rows over several entities' timestamps (ms) when the rows are
+    regular (at least ``share`` of the spacings within ``tolerance`` of it), else 0: the seasonal stage
+    of rows that come at irregular times counts in rows, as it was trained, and marks no gaps."""
     steps = [np.diff(np.asarray(t, dtype=np.int64)) for t in times_ms if len(t) > 1]
-    pos = np.concatenate(steps) if steps else np.zeros(0, dtype=np.int64)
-    pos = pos[pos > 0]
-    return int(np.median(pos)) if len(pos) else 0
+    diffs = np.concatenate(steps) if steps else np.zeros(0, dtype=np.int64)
+    diffs = diffs[diffs > 0]
+    if not len(diffs):
+        return 0
+    step = int(np.median(diffs))
+    regular = np.abs(diffs - step) <= tolerance * step
+    return step if regular.mean() >= share else 0

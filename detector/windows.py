@@ -224,8 +224,9 @@ def observe(
 
     A row completes when it has every metric, or when an event with a later timestamp arrives.
     Raises :class:`LateEvent` for an event older than the pending row (the state is unchanged).
-    ``season_step_ms``: the rows' usual spacing; a row that comes after a gap of whole steps first
-    pushes one missing (NaN) row per skipped step into the seasonal history (0: no gaps marked).
+    ``season_step_ms``: the model's row step; the seasonal history then follows the step grid (a row
+    after skipped steps first pushes one missing (NaN) row per step, a row in the same step as the
+    previous one replaces it; 0: rows are kept as they come).
     """
     ts = event.timestamp_ms
     if ts <= state.last_ts or (state.pending_ts >= 0 and ts < state.pending_ts):
@@ -281,15 +282,30 @@ def _complete(state: EntityState, ewma_alpha: float, baseline_alpha: float, seas
     state.pos = (state.pos + 1) % state.ring.shape[0]
     if state.season_length:
         if season_step_ms > 0 and previous_ts >= 0 and state.count > 0:
-            # keep each skipped step's place, so the rows after a gap are compared with the same time of
-            # day (or week), not with rows shifted by the gap; NaN rows are left out of the residuals
-            skipped = min(round((row.timestamp_ms - previous_ts) / season_step_ms) - 1, state.season_length)
-            for _ in range(max(skipped, 0)):
-                state.season[state.season_pos] = np.nan
-                state.season_pos = (state.season_pos + 1) % state.season_length
-                state.season_count = min(state.season_count + 1, state.season_length)
+            _mark_gap(state, _slot(row.timestamp_ms, season_step_ms) - _slot(previous_ts, season_step_ms) - 1)
         state.season[state.season_pos] = values
         state.season_pos = (state.season_pos + 1) % state.season_length
         state.season_count = min(state.season_count + 1, state.season_length)
     state.count = min(state.count + 1, 2**31 - 1)
     return row
+
+
+def _slot(ts_ms: int, step_ms: int) -> int:
+    """The step a timestamp falls in (nearest multiple of the step), so that jitter does not add up."""
+    return (ts_ms + step_ms // 2) // step_ms
+
+
+def _mark_gap(state: EntityState, skipped: int) -> None:
+    """Keep the seasonal history on the step grid before the next row is pushed: one NaN row per skipped
+    step (at most the history's length), so the rows after a gap are compared with the same time of day
+    (or week), not with rows shifted by the gap; a row in the same step as the previous one takes its
+    place instead of a new one. NaN rows are left out of the residuals."""
+    length = state.season_length
+    if skipped < 0:
+        state.season_pos = (state.season_pos - 1) % length
+        state.season_count -= 1  # counted again when the row is pushed
+        return
+    for _ in range(min(skipped, length)):
+        state.season[state.season_pos] = np.nan
+        state.season_pos = (state.season_pos + 1) % length
+        state.season_count = min(state.season_count + 1, length)

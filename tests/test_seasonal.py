@@ -17,6 +17,7 @@ from detector.seasonal import (
     dominant_period,
     dominant_period_of,
     fit_seasonal,
+    regular_step_ms,
     residuals,
     residuals_and_reference,
     series_residuals,
@@ -83,6 +84,26 @@ def test_the_reference_is_the_value_of_the_lag_that_matched_better():
     r, ref = residuals_and_reference(hist, 0, 20, periods, 2)
     assert r[0] == 0.0 and ref[0] == 100.0  # two periods back matched: its value is the reference
     np.testing.assert_array_equal(r, residuals(hist, 0, 20, periods, 2))
+    hist[14, 0] = np.nan  # a missing row one period back: only two periods back counts
+    r, ref = residuals_and_reference(hist, 0, 20, periods, 2)
+    assert r[0] == 0.0 and ref[0] == 100.0
+    hist[10, 0] = hist[19, 0] = hist[18, 0] = 100.0
+    hist[15, 0] = 7.0  # whatever one period back holds, its window meets the missing row
+    r, ref = residuals_and_reference(hist, 0, 20, periods, 2)
+    assert r[0] == 0.0 and ref[0] == 100.0
+    hist[11, 0] = np.nan  # both lags meet a missing row: no residual, no reference
+    r, ref = residuals_and_reference(hist, 0, 20, periods, 2)
+    assert np.isnan(r[0]) and np.isnan(ref[0])
+
+
+def test_the_step_is_kept_only_for_regular_rows():
+    regular = 60_000 * np.arange(1000)
+    with_gap = np.concatenate([regular[:500], regular[560:]])  # an hour missing
+    assert regular_step_ms([regular]) == regular_step_ms([with_gap, regular[:10]]) == 60_000
+    rng = np.random.default_rng(0)
+    jittered = np.cumsum(rng.choice([60_000, 90_000], size=1000, p=[0.9, 0.1]))
+    assert regular_step_ms([jittered]) == 0  # 10% of the steps off: rows as they come, no grid
+    assert regular_step_ms([np.array([5])]) == 0
 
 
 def test_calibration_puts_training_residuals_at_zero_median_and_one_at_the_quantile():

@@ -194,6 +194,13 @@ def test_state_keeps_its_seasonal_history_and_loads_s5_without_one():
     np.testing.assert_array_equal(EntityState.from_bytes(gap.to_bytes()).season, gap.season)
     observe(gap, ev(60_000, a=7.0, b=1.0), M, 0.3, 0.02, season_step_ms=1000)  # longer than the history
     assert np.isnan(gap.season[:, 0]).sum() == 5 and gap.season[gap.season_pos - 1, 0] == 7.0
+    # jitter does not add up: each row goes to its nearest step; a late row (3,500) marks the step it
+    # skipped, and a row in the same step (4,000) takes its place, so later rows stay on the grid
+    grid = EntityState.new(2, 5, season_length=8)
+    for t in (1000, 2000, 3500, 4000, 5000, 6400):
+        observe(grid, ev(t, a=t / 1000, b=1.0), M, 0.3, 0.02, season_step_ms=1000)
+    assert (grid.season_count, grid.season_pos) == (6, 6)
+    np.testing.assert_array_equal(grid.season[:6, 0], [1.0, 2.0, np.nan, 4.0, 5.0, 6.4])
     plain = EntityState.new(2, 5)
     for t in range(3):
         observe(plain, ev(1000 * (t + 1), a=float(t), b=1.0), M, 0.3, 0.02)

@@ -18,7 +18,7 @@ from detector.features import feature_names, last_values
 from detector.inference import DenseStack, ForestArrays
 from detector.model import Calibration, DetectionModel
 from detector.model_store import INFERENCE_FILE, model_format, write_manifest
-from detector.seasonal import MAX_PERIOD, SeasonalModel, fit_seasonal, usual_step_ms
+from detector.seasonal import MAX_PERIOD, SeasonalModel, fit_seasonal, regular_step_ms
 from detector.value_range import training_range
 
 
@@ -205,7 +205,7 @@ def seasonal_stage(
         for i, k in enumerate(keys):
             order.setdefault(k, []).append(i)
         groups = [np.asarray(idx) for idx in order.values()]
-    step = 0 if times_ms is None else usual_step_ms([np.asarray(times_ms)[idx] for idx in groups])
+    step = 0 if times_ms is None else regular_step_ms([np.asarray(times_ms)[idx] for idx in groups])
     short = config.window.short
     return fit_seasonal(
         [values[idx] for idx in groups],
