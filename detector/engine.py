@@ -172,7 +172,13 @@ class EntityDetector:
                     severity=severity(score, threshold),
                     driven_by=driven_by,
                     contributors=(
-                        self._seasonal_contributors(row, *seasonal_parts)
+                        # the metrics furthest from their cycle, each with its value a period or two ago
+                        self._contributors(
+                            row,
+                            np.maximum(np.nan_to_num(seasonal_parts[0], nan=0.0), 0.0),
+                            seasonal_parts[1],
+                            positive_only=True,
+                        )
                         if driven_by == "seasonal" and seasonal_parts is not None
                         else self._contributors(row, state.contrib, batch.expected_last[0])
                     ),
@@ -181,28 +187,14 @@ class EntityDetector:
                 )
             )
 
-    def _contributors(self, row: Row, metric_error: np.ndarray, expected: np.ndarray) -> list[dict[str, Any]]:
-        """The metrics with the largest (smoothed) reconstruction error, their share of the total."""
-        total = float(metric_error.sum()) or 1.0
-        order = np.argsort(-metric_error)[:MAX_CONTRIBUTORS]
-        return [
-            {
-                "metric": self.metrics[i],
-                "value": round(float(row.values[i]), 4),
-                "expected": round(float(expected[i]), 4),
-                "share": round(float(metric_error[i]) / total, 4),
-            }
-            for i in order
-        ]
-
-    def _seasonal_contributors(
-        self, row: Row, scores: np.ndarray, expected: np.ndarray
+    def _contributors(
+        self, row: Row, weight: np.ndarray, expected: np.ndarray, positive_only: bool = False
     ) -> list[dict[str, Any]]:
-        """When the seasonal stage raised the anomaly: the metrics furthest from their cycle (highest
-        calibrated seasonal score), each with the value one or two periods earlier as ``expected``."""
-        weight = np.maximum(np.nan_to_num(scores, nan=0.0), 0.0)
+        """The metrics with the largest ``weight`` (the smoothed reconstruction error, or the seasonal
+        scores), their share of the total, the value seen and ``expected``; ``positive_only``: leave out
+        metrics of weight 0."""
         total = float(weight.sum()) or 1.0
-        order = [i for i in np.argsort(-weight)[:MAX_CONTRIBUTORS] if weight[i] > 0]
+        order = np.argsort(-weight)[:MAX_CONTRIBUTORS]
         return [
             {
                 "metric": self.metrics[i],
@@ -211,6 +203,7 @@ class EntityDetector:
                 "share": round(float(weight[i]) / total, 4),
             }
             for i in order
+            if weight[i] > 0 or not positive_only
         ]
 
 
