@@ -15,24 +15,27 @@ import numpy as np
 from detector.events import MetricEvent
 
 # n_metrics, length, last_ts, pending_ts, count, pos, flags, quiet, break_quiet, calm,
-# season_length, season_pos, season_count (S1-S3 end at quiet, S4 at break_quiet, S5 at calm)
-_HEADER = struct.Struct("<HHqqIIBBBBIII")
+# season_length, season_pos, season_count, season_anchor_ms
+# (S1-S3 end at quiet, S4 at break_quiet, S5 at calm, S6 at season_count)
+_HEADER = struct.Struct("<HHqqIIBBBBIIIq")
+_HEADER_S6 = struct.Struct("<HHqqIIBBBBIII")
 _HEADER_S5 = struct.Struct("<HHqqIIBBBB")
 _HEADER_S4 = struct.Struct("<HHqqIIBBB")
 _HEADER_S1_TO_S3 = struct.Struct("<HHqqIIBB")
-_VERSION_MAGIC = b"S6"
+_VERSION_MAGIC = b"S7"
 _FORMATS = {
     b"S1": (_HEADER_S1_TO_S3, 5),
     b"S2": (_HEADER_S1_TO_S3, 6),
     b"S3": (_HEADER_S1_TO_S3, 8),
     b"S4": (_HEADER_S4, 8),
     b"S5": (_HEADER_S5, 8),
+    b"S6": (_HEADER_S6, 8),
     _VERSION_MAGIC: (_HEADER, 8),
 }
 """Header and number of per-metric arrays after the ring, by format: S1 (before contributor smoothing),
 S2 (before the streamed value range), S3 (before the range-break counter), S4 (before the calm-row
-counter) and S5 (before the seasonal history) still load, so a job restored from an older savepoint
-keeps its windows."""
+counter), S5 (before the seasonal history) and S6 (before the seasonal grid's anchor) still load, so a
+job restored from an older savepoint keeps its windows."""
 
 
 @dataclass
@@ -61,6 +64,7 @@ class EntityState:
     # no rows for the others
     season_pos: int = 0  # next write index in ``season``
     season_count: int = 0  # valid rows in ``season`` (saturates at its length)
+    season_anchor_ms: int = -1  # a time on this entity's own step grid (its first row's; -1: none yet)
 
     @classmethod
     def new(cls, n_metrics: int, length: int, season_length: int = 0) -> EntityState:
@@ -106,7 +110,8 @@ class EntityState:
 
     def to_bytes(self) -> bytes:
         """Compact serialisation: header + float32 arrays. A state without seasonal history is written in
-        format S5, which jobs built before S6 still read (a savepoint can go back to an older job)."""
+        format S5, which jobs built before the seasonal stage still read (a savepoint can go back to an
+        older job)."""
         length, m = self.ring.shape
         fields = (
             m,
@@ -122,7 +127,9 @@ class EntityState:
         )
         if self.season_length:
             magic = _VERSION_MAGIC
-            header = _HEADER.pack(*fields, self.season_length, self.season_pos, self.season_count)
+            header = _HEADER.pack(
+                *fields, self.season_length, self.season_pos, self.season_count, self.season_anchor_ms
+            )
         else:
             magic, header = b"S5", _HEADER_S5.pack(*fields)
         arrays = np.concatenate(
@@ -153,6 +160,7 @@ class EntityState:
         break_quiet = fields[8] if len(fields) > 8 else 255  # S1-S3 kept no range-break counter
         calm = fields[9] if len(fields) > 9 else quiet  # before S5: every quiet row counted as calm
         season_length, season_pos, season_count = fields[10:13] if len(fields) > 10 else (0, 0, 0)
+        season_anchor_ms = fields[13] if len(fields) > 13 else -1  # S6: anchored again at the next row
         n = length * m
         expected = 2 + header.size + 4 * (n + n_arrays * m + season_length * m)
         if season_pos >= max(season_length, 1) or season_count > season_length:
@@ -179,6 +187,7 @@ class EntityState:
             season=arr[end : end + season_length * m].reshape(season_length, m).copy(),
             season_pos=season_pos,
             season_count=season_count,
+            season_anchor_ms=season_anchor_ms,
             ring=arr[:n].reshape(length, m).copy(),
             last=parts[0],
             ewma=parts[1],
@@ -282,7 +291,15 @@ def _complete(state: EntityState, ewma_alpha: float, baseline_alpha: float, seas
     state.pos = (state.pos + 1) % state.ring.shape[0]
     if state.season_length:
         if season_step_ms > 0 and previous_ts >= 0 and state.count > 0:
-            _mark_gap(state, _slot(row.timestamp_ms, season_step_ms) - _slot(previous_ts, season_step_ms) - 1)
+            if state.season_anchor_ms < 0:
+                state.season_anchor_ms = previous_ts
+            anchor = state.season_anchor_ms
+            _mark_gap(
+                state,
+                _slot(row.timestamp_ms, anchor, season_step_ms)
+                - _slot(previous_ts, anchor, season_step_ms)
+                - 1,
+            )
         state.season[state.season_pos] = values
         state.season_pos = (state.season_pos + 1) % state.season_length
         state.season_count = min(state.season_count + 1, state.season_length)
@@ -290,9 +307,10 @@ def _complete(state: EntityState, ewma_alpha: float, baseline_alpha: float, seas
     return row
 
 
-def _slot(ts_ms: int, step_ms: int) -> int:
-    """The step a timestamp falls in (nearest multiple of the step), so that jitter does not add up."""
-    return (ts_ms + step_ms // 2) // step_ms
+def _slot(ts_ms: int, anchor_ms: int, step_ms: int) -> int:
+    """The step a timestamp falls in on the entity's own grid (the nearest one counted from ``anchor_ms``),
+    so that jitter does not add up whatever the entity's phase against the clock."""
+    return (ts_ms - anchor_ms + step_ms // 2) // step_ms
 
 
 def _mark_gap(state: EntityState, skipped: int) -> None:
@@ -302,6 +320,8 @@ def _mark_gap(state: EntityState, skipped: int) -> None:
     place instead of a new one. NaN rows are left out of the residuals."""
     length = state.season_length
     if skipped < 0:
+        if state.season_count == 0:  # the previous row was never stored (a history created since)
+            return
         state.season_pos = (state.season_pos - 1) % length
         state.season_count -= 1  # counted again when the row is pushed
         return

@@ -181,7 +181,7 @@ def test_state_keeps_its_seasonal_history_and_loads_s5_without_one():
     for t in range(6):
         observe(s, ev(1000 * (t + 1), a=float(t), b=10.0 + t), M, 0.3, 0.02)
     assert (s.season_count, s.season_pos) == (4, 2)  # six rows through a ring of four
-    assert s.to_bytes()[:2] == b"S6"
+    assert s.to_bytes()[:2] == b"S7"
     back = EntityState.from_bytes(s.to_bytes())
     assert (back.season_length, back.season_pos, back.season_count) == (4, 2, 4)
     np.testing.assert_array_equal(back.season, s.season)
@@ -201,6 +201,23 @@ def test_state_keeps_its_seasonal_history_and_loads_s5_without_one():
         observe(grid, ev(t, a=t / 1000, b=1.0), M, 0.3, 0.02, season_step_ms=1000)
     assert (grid.season_count, grid.season_pos) == (6, 6)
     np.testing.assert_array_equal(grid.season[:6, 0], [1.0, 2.0, np.nan, 4.0, 5.0, 6.4])
+    # the grid is the entity's own: rows half a step off the clock's seconds, with jitter, stay one per step
+    rng = np.random.default_rng(3)
+    half = EntityState.new(2, 5, season_length=64)
+    for k in range(50):
+        t = 1000 * k + 500 + int(rng.integers(-40, 41))
+        observe(half, ev(t, a=float(k), b=1.0), M, 0.3, 0.02, season_step_ms=1000)
+    assert half.season_count == 50 and not np.isnan(half.season[:50]).any()
+    np.testing.assert_array_equal(half.season[:50, 0], np.arange(50.0))
+    back = EntityState.from_bytes(half.to_bytes())
+    assert back.season_anchor_ms == half.season_anchor_ms > 0
+    # an S6 state (before the anchor) loads, and anchors again at its next row
+    data, size = half.to_bytes(), struct.calcsize("<HHqqIIBBBBIIIq")
+    s6 = EntityState.from_bytes(b"S6" + data[2 : 2 + size - 8] + data[2 + size :])  # header without it
+    assert s6.season_anchor_ms == -1 and s6.season_count == 50
+    np.testing.assert_array_equal(s6.season, half.season)
+    observe(s6, ev(50_510, a=50.0, b=1.0), M, 0.3, 0.02, season_step_ms=1000)
+    assert s6.season_anchor_ms > 0 and s6.season_count == 51 and s6.season[50, 0] == 50.0
     plain = EntityState.new(2, 5)
     for t in range(3):
         observe(plain, ev(1000 * (t + 1), a=float(t), b=1.0), M, 0.3, 0.02)
