@@ -173,12 +173,7 @@ class EntityDetector:
                     driven_by=driven_by,
                     contributors=(
                         # the metrics furthest from their cycle, each with its value a period or two ago
-                        self._contributors(
-                            row,
-                            np.maximum(np.nan_to_num(seasonal_parts[0], nan=0.0), 0.0),
-                            seasonal_parts[1],
-                            positive_only=True,
-                        )
+                        self._contributors(row, *seasonal_parts, positive_only=True)
                         if driven_by == "seasonal" and seasonal_parts is not None
                         else self._contributors(row, state.contrib, batch.expected_last[0])
                     ),
@@ -191,8 +186,10 @@ class EntityDetector:
         self, row: Row, weight: np.ndarray, expected: np.ndarray, positive_only: bool = False
     ) -> list[dict[str, Any]]:
         """The metrics with the largest ``weight`` (the smoothed reconstruction error, or the seasonal
-        scores), their share of the total, the value seen and ``expected``; ``positive_only``: leave out
-        metrics of weight 0."""
+        scores), their share of the total, the value seen and ``expected``; ``positive_only``: only the
+        metrics of weight above 0 count (NaN: none)."""
+        if positive_only:
+            weight = np.maximum(np.nan_to_num(weight, nan=0.0), 0.0)
         total = float(weight.sum()) or 1.0
         order = np.argsort(-weight)[:MAX_CONTRIBUTORS]
         return [
