@@ -34,7 +34,7 @@ clean:
 	rm -rf .run reports/*.json
 
 # Detection quality on labelled data (issue 7): see docs/results.md
-.PHONY: eval eval-matrix eval-nab results
+.PHONY: eval eval-matrix eval-nab results replay
 EVAL_DATA ?= ../shared/datasets
 
 eval: setup
@@ -45,6 +45,9 @@ eval-matrix: setup
 
 eval-nab: setup
 	$(PY) -m evaluation.cli nab --data $(or $(DATA),$(EVAL_DATA)/nab) --out $(or $(OUT),reports/eval-nab.json)
+
+replay: setup
+	$(PY) -m evaluation.cli replay $(ARGS)
 
 results:
 	$(PY) -m evaluation.cli results --eval reports/eval.json --out docs/results.md

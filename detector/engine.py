@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from detector.alert_rule import decide, is_unusual
 from detector.config import Config
 from detector.events import MetricEvent
 from detector.features import N_PER_METRIC, compute_features
@@ -66,7 +67,6 @@ class EntityDetector:
         self.cfg = config
         self.model = model
         self.metrics = list(config.stream.metrics)
-        self._mask = (1 << config.alert.n) - 1
 
     @property
     def season_length(self) -> int:
@@ -128,13 +128,14 @@ class EntityDetector:
         score = max(model_score, threshold * worst) if range_break else model_score
         if range_break:
             driven_by = "range_break"
-        above = score > threshold
         alert_cfg = self.cfg.alert
-        unusual = above or score > NORMAL_UPPER
-        a = alert_cfg.contributor_alpha if unusual else alert_cfg.contributor_alpha_normal
+        a = (
+            alert_cfg.contributor_alpha
+            if is_unusual(score, threshold)
+            else alert_cfg.contributor_alpha_normal
+        )
         state.contrib += a * (batch.metric_error[0] - state.contrib)
-        state.alert_flags = ((state.alert_flags << 1) | int(above)) & self._mask
-        is_anomaly = (above and bin(state.alert_flags).count("1") >= alert_cfg.k) or range_break
+        is_anomaly, episode_start = decide(state, score, threshold, range_break, alert_cfg)
         record = dict(
             base,
             score=round(score, 6),
@@ -146,23 +147,9 @@ class EntityDetector:
             record["seasonal_score"] = round(seasonal_score, 6)
         if range_break:
             record["beyond_range"] = [self.metrics[i] for i in np.flatnonzero(excess > 1.0)]
-        gap = alert_cfg.episode_gap
+            record["range_excess"] = round(worst, 6)  # how far beyond, in tolerances
         if is_anomaly:
-            # an episode ends after ``gap`` calm rows (scores hovering between normal and the threshold
-            # have not settled), or after ``episode_max_gap`` rows of any kind (an entity that drifted
-            # above normal is never calm, and must still page); a new extreme is news even inside an
-            # ongoing episode, unless another range break came within the gap
-            record["episode_start"] = (
-                state.calm >= gap
-                or state.quiet >= alert_cfg.episode_max_gap
-                or (range_break and state.break_quiet >= gap)
-            )
-            state.quiet = state.calm = 0
-        else:
-            state.quiet = min(state.quiet + 1, 255)
-            if not unusual:
-                state.calm = min(state.calm + 1, 255)
-        state.break_quiet = 0 if range_break else min(state.break_quiet + 1, 255)
+            record["episode_start"] = episode_start
         out.scores.append(record)
         if is_anomaly:
             out.anomalies.append(

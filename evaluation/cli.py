@@ -4,6 +4,7 @@
     sentinel-eval matrix --data DIR --out reports/x.json                      # make eval-matrix
     sentinel-eval nab    --data DIR --out reports/x.json                      # make eval-nab
     sentinel-eval results --eval reports/eval.json --out docs/results.md      # make results
+    sentinel-eval replay  --run reports/eval.json --threshold 1.4 --k 3 --n 3 # make replay ARGS=...
 
 Each run also writes what it scored next to OUT, in a folder named after it without ``.json``.
 """
@@ -11,6 +12,7 @@ Each run also writes what it scored next to OUT, in a folder named after it with
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import json
 import os
@@ -21,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from detector.config import AlertConfig
 from evaluation.datasets import DatasetError, load_matrix, load_nab
 from evaluation.harness import default_params
 from evaluation.runs import (
@@ -33,6 +36,8 @@ from evaluation.runs import (
 )
 
 NAB_FIELDS = ("standard", "reward_low_fp", "reward_low_fn")
+RULE_FIELDS = ("k", "n", "episode_gap", "episode_max_gap")
+"""The alert rule's settings ``sentinel-eval replay`` can change (``AlertConfig`` fields)."""
 
 
 def artefact_dir(out: Path) -> Path:
@@ -135,8 +140,20 @@ def main(argv: list[str] | None = None) -> int:
     r = sub.add_parser("results")
     r.add_argument("--eval", default="reports/eval.json")
     r.add_argument("--out", default="docs/results.md")
+    rp = sub.add_parser(
+        "replay",
+        help="a finished run's saved scores through the alert rule with other settings (seconds, no refit)",
+    )
+    rp.add_argument("--run", default="reports/eval.json", help="the run's report (its artefacts beside it)")
+    rp.add_argument("--data", help="the run's data directory (default: the one the run read)")
+    rp.add_argument("--out", default="reports/replay.json")
+    rp.add_argument("--threshold", type=float, help="on the calibrated scale (default: the run's)")
+    for f in RULE_FIELDS:
+        rp.add_argument("--" + f.replace("_", "-"), type=int, help=f"alert.{f} (default: the run's)")
     args = p.parse_args(argv)
     t0 = time.time()
+    if args.cmd == "replay":
+        return _replay(p, args, argv, t0)
     if args.cmd == "results":
         from evaluation.report import write_results_page
 
@@ -150,6 +167,32 @@ def main(argv: list[str] | None = None) -> int:
     except DatasetError as e:  # bad data: say what and where, no traceback
         print(f"{p.prog}: error: {e}", file=sys.stderr)
         return 2
+
+
+def _replay(p: argparse.ArgumentParser, args: argparse.Namespace, argv: list[str], t0: float) -> int:
+    """The ``replay`` command: prints the replay's figures beside the run's and writes them to OUT."""
+    from evaluation.replay import ReplaySettings, replay_run
+
+    changes = {f: getattr(args, f) for f in RULE_FIELDS if getattr(args, f) is not None}
+    try:
+        rule = dataclasses.replace(AlertConfig(), **changes)
+        if not 1 <= rule.k <= rule.n <= 8 or rule.episode_gap < 0 or not 0 <= rule.episode_max_gap <= 255:
+            raise ValueError("want 1 <= k <= n <= 8, episode-gap >= 0 and episode-max-gap in 0..255")
+        settings = ReplaySettings(args.threshold, rule)
+        report = replay_run(Path(args.run), None if args.data is None else Path(args.data), settings)
+    except (DatasetError, ValueError) as e:
+        print(f"{p.prog}: error: {e}", file=sys.stderr)
+        return 2
+    for name in ("nab", "smd", "matrix"):
+        if name in report:
+            for label in ("run", "replay"):
+                figures = {k: v for k, v in report[name][label].items() if k != "per_entity_f1"}
+                shown = ", ".join(
+                    f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in figures.items()
+                )
+                print(f"{name} {label:6s} {shown}", file=sys.stderr)
+    _write(Path(args.out), report, _run_info(argv, t0))
+    return 0
 
 
 def _evaluate(args: argparse.Namespace, argv: list[str], t0: float) -> int:

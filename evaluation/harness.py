@@ -55,6 +55,7 @@ class Chunk:
     threshold: float
     contrib: np.ndarray | None = None
     onset: np.ndarray | None = None  # 0/1: alerts that open an episode (None: derive from ``alert``)
+    rule_inputs: dict[str, np.ndarray] | None = None  # our detector: what its alert rule read, per row
 
 
 def episode_onsets(alert: np.ndarray, gap: int) -> np.ndarray:
@@ -157,6 +158,7 @@ class SentinelDetector:
         onset = np.zeros(n, dtype=np.int8)
         contrib = np.full((n, len(self.metrics)), np.nan)
         range_score = np.full(n, np.nan)  # a range break's record score (NaN elsewhere)
+        range_excess = np.zeros(n)  # a range break's excess in tolerances (0 elsewhere)
         seasonal = np.full(n, np.nan)  # the seasonal stage's score, where the model has one
         blob = self.state.to_bytes()
         for i, ev in enumerate(events(self.key, self.metrics, rows, times_ms)):
@@ -172,6 +174,7 @@ class SentinelDetector:
                 onset[i] = bool(rec.get("episode_start"))
                 if "beyond_range" in rec:
                     range_score[i] = rec["score"]
+                    range_excess[i] = rec["range_excess"]
                 if "seasonal_score" in rec:
                     seasonal[i] = rec["seasonal_score"]
             for _, f in out.features:
@@ -181,12 +184,14 @@ class SentinelDetector:
         ok = np.isfinite(feats).all(axis=1)
         model = self.detector.model
         score = np.full(n, np.nan)
+        model_score = np.full(n, np.nan)  # the model's score (pairs, seasonal stage), before range breaks
         recon = np.full(n, np.nan)
         latent = np.full(n, np.nan)
         forest = np.full(n, np.nan)
         if ok.any():
             batch = model.score(feats[ok])  # the same function step() called, batched
-            score[ok] = np.fmax(np.fmax(batch.score, seasonal[ok]), range_score[ok])
+            model_score[ok] = np.fmax(batch.score, seasonal[ok])
+            score[ok] = np.fmax(model_score[ok], range_score[ok])
             recon[ok] = batch.recon
             forest[ok] = batch.iforest
             z, _, _, _ = model.reconstruct(feats[ok])
@@ -194,7 +199,15 @@ class SentinelDetector:
             latent[ok] = -self.latent_forest.score_samples(z)
         th = self.thresholds
         return {
-            "sentinel": Chunk(score, alert, th["sentinel"], contrib, onset),
+            # what ``decide`` read, so ``sentinel-eval replay`` can apply it again with other settings
+            "sentinel": Chunk(
+                score,
+                alert,
+                th["sentinel"],
+                contrib,
+                onset,
+                {"model_score": model_score, "range_excess": range_excess},
+            ),
             "autoencoder": Chunk(recon, (recon > th["autoencoder"]).astype(np.int8), th["autoencoder"]),
             "iforest_stage": Chunk(forest, (forest > model.threshold).astype(np.int8), model.threshold),
             "iforest_latent": Chunk(
@@ -213,11 +226,13 @@ class SeriesScores:
     contrib: np.ndarray | None = None
     row_threshold: np.ndarray = field(default_factory=lambda: np.zeros(0))  # the threshold each row met
     onset: np.ndarray | None = None  # episode starts (as the detector marked them), None if it does not
+    rule_inputs: dict[str, np.ndarray] | None = None  # per-row inputs of the alert rule (our detector)
 
 
 def _concat(chunks: list[Chunk]) -> SeriesScores:
     contribs = [c.contrib for c in chunks]
     onsets = [c.onset for c in chunks]
+    inputs = [c.rule_inputs for c in chunks if c.rule_inputs is not None]
     return SeriesScores(
         score=np.concatenate([c.score for c in chunks]),
         alert=np.concatenate([c.alert for c in chunks]),
@@ -225,6 +240,11 @@ def _concat(chunks: list[Chunk]) -> SeriesScores:
         contrib=np.concatenate(contribs) if all(c is not None for c in contribs) else None,  # type: ignore[arg-type]
         row_threshold=np.concatenate([np.full(len(c.score), c.threshold) for c in chunks]),
         onset=np.concatenate(onsets) if all(o is not None for o in onsets) else None,  # type: ignore[arg-type]
+        rule_inputs=(
+            {k: np.concatenate([i[k] for i in inputs]) for k in inputs[0]}
+            if inputs and len(inputs) == len(chunks)
+            else None
+        ),
     )
 
 

@@ -143,6 +143,32 @@ def check_training_rows(entities: list[MatrixEntity]) -> None:
 # ---------------------------------------------------------------- matrix layout (SMD)
 
 
+def raw_key(name: str) -> str:
+    """An entity's or series' prefix in a raw ``.npz`` (``grp/file.csv`` -> ``grp__file.csv``)."""
+    return name.replace("/", "__")
+
+
+def raw_arrays(key: str, s: SeriesScores) -> dict[str, np.ndarray]:
+    """One stream's per-row arrays under ``<key>.<field>``: ``score`` (NaN: not scored), ``alert``,
+    ``threshold``, and for our detector ``onset`` (episode starts) and its alert rule's inputs
+    (``model_score``, the score before range breaks; ``range_excess``, 0 where none)."""
+    out = {f"{key}.score": s.score, f"{key}.alert": s.alert, f"{key}.threshold": s.row_threshold}
+    if s.onset is not None:
+        out[f"{key}.onset"] = s.onset
+    for fld, arr in (s.rule_inputs or {}).items():
+        out[f"{key}.{fld}"] = arr
+    return out
+
+
+def save_raw(out_dir: Path, raw: dict[str, dict[str, np.ndarray]]) -> None:
+    """``<out_dir>/raw/<detector>.npz``: every stream's per-row arrays (``sentinel-eval replay`` reads
+    our detector's)."""
+    raw_dir = out_dir / "raw"
+    raw_dir.mkdir(parents=True, exist_ok=True)
+    for name, arrays in raw.items():
+        np.savez_compressed(raw_dir / f"{name}.npz", **arrays)
+
+
 def matrix_entity_result(entity: MatrixEntity, s: SeriesScores, step_minutes: float) -> dict[str, Any]:
     """Every matrix measure of one detector stream on one entity."""
     score = _filled(s.score)
@@ -195,17 +221,21 @@ def evaluate_matrix(
     """Every detector on every entity (fit on train, score test online), ``jobs`` entities at once."""
     check_training_rows(entities)
     per: dict[str, dict[str, dict[str, Any]]] = {}
+    raw: dict[str, dict[str, np.ndarray]] = {}
     t0 = time.time()
     tasks = [(_score_matrix_entity, (entity, make_detectors or detectors_for)) for entity in entities]
     done = zip(entities, parallel(tasks, jobs), strict=True)
     for entity, streams in progress(done, "matrix", show, total=len(entities), describe=lambda x: x[0].name):
         for name, s in streams.items():
             per.setdefault(name, {})[entity.name] = matrix_entity_result(entity, s, step_minutes)
+            raw.setdefault(name, {}).update(raw_arrays(raw_key(entity.name), s))
             if out_dir is not None:
                 base = out_dir if name == OURS else out_dir / "baselines" / name
                 for sub, arr in (("scores", _filled(s.score)), ("alerts", s.alert.astype(np.int8))):
                     (base / sub).mkdir(parents=True, exist_ok=True)
                     np.save(base / sub / f"{entity.name}.npy", arr)
+    if out_dir is not None:
+        save_raw(out_dir, raw)
     summary = {name: matrix_summary(v) for name, v in per.items()}
     return {
         "summary": summary.get(OURS),
@@ -385,17 +415,11 @@ def evaluate_nab(
             scores.setdefault(name, {})[f.name] = u
             if name != OURS:
                 scores.setdefault(f"{name}+episodes", {})[f.name] = nab_anomaly_score(s, episodes=True)
-            key = f.name.replace("/", "__")
-            raw.setdefault(name, {}).update(
-                {f"{key}.score": s.score, f"{key}.alert": s.alert, f"{key}.threshold": s.row_threshold}
-            )
+            raw.setdefault(name, {}).update(raw_arrays(raw_key(f.name), s))
             if out_dir is not None:
                 write_nab_results(out_dir, name, f, u)
-    if out_dir is not None:  # the raw scores behind the [0, 1] anomaly scores, for analysis
-        raw_dir = out_dir / "raw"
-        raw_dir.mkdir(parents=True, exist_ok=True)
-        for name, per_file in raw.items():
-            np.savez_compressed(raw_dir / f"{name}.npz", **per_file)
+    if out_dir is not None:  # the raw scores behind the [0, 1] anomaly scores, for analysis and replay
+        save_raw(out_dir, raw)
     results = {name: nab_detector_result(files, sc) for name, sc in scores.items()}
     return {
         "summary": results[OURS]["summary"] if OURS in results else None,

@@ -1,0 +1,101 @@
+"""``sentinel-eval replay``: a run's saved scores through the job's alert rule again. With the run's own
+settings it must reproduce the run exactly; with others it must apply them."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from detector.config import AlertConfig
+from evaluation.cli import main as eval_main
+from evaluation.harness import SentinelDetector, default_params, run_series
+from evaluation.replay import replay_stream
+from tests.test_eval_harness import matrix_dir, nab_dir, series
+
+
+@pytest.fixture(scope="module")
+def run():
+    """Our detector (one pair, for speed: the rule does not care) online over a series whose last rows
+    jump out of range, so the run has k-of-n anomalies, range breaks and episode starts."""
+    values, times = series(420)
+    params = dataclasses.replace(default_params(), members=1)
+    return run_series(SentinelDetector(1, params=params), values, times, first_fit=100)["sentinel"]
+
+
+def test_the_replay_with_the_runs_settings_reproduces_its_alerts_and_episode_starts(run):
+    inputs = run.rule_inputs
+    assert inputs is not None
+    assert (inputs["range_excess"] > 0).any() and (run.alert > 0).sum() > (inputs["range_excess"] > 0).sum()
+    assert run.onset is not None and 0 < run.onset.sum() < run.alert.sum()
+    score, alert, onset = replay_stream(
+        inputs["model_score"], inputs["range_excess"], run.row_threshold, AlertConfig()
+    )
+    np.testing.assert_allclose(score, run.score, rtol=0, atol=1e-5)  # records round scores to 6 places
+    np.testing.assert_array_equal(alert, run.alert)
+    np.testing.assert_array_equal(onset, run.onset)
+
+
+def test_the_replay_applies_other_settings(run):
+    inputs = run.rule_inputs
+    assert inputs is not None
+    ms, rx, th = inputs["model_score"], inputs["range_excess"], run.row_threshold
+    _, one_of_one, _ = replay_stream(ms, rx, th, AlertConfig(k=1, n=1))
+    assert (one_of_one >= run.alert).all() and one_of_one.sum() > run.alert.sum()
+    assert one_of_one[np.isfinite(ms)].tolist() == ((ms > th) | (rx > 0))[np.isfinite(ms)].tolist()
+    _, never, _ = replay_stream(ms, rx, np.full(len(th), np.inf), AlertConfig())
+    np.testing.assert_array_equal(never, (rx > 0).astype(np.int8))  # only range breaks alert at once
+    higher = replay_stream(ms, rx, th * 2, AlertConfig())[0]
+    breaks = rx > 0
+    assert (higher[breaks] >= run.score[breaks] - 1e-5).all() and (higher[breaks] > run.score[breaks]).any()
+
+
+def test_replay_command_reproduces_a_nab_run_and_writes_a_changed_one(tmp_path, capsys):
+    data = nab_dir(tmp_path)
+    out = tmp_path / "r.json"
+    common = ["--jobs", "1", "--quiet", "--members", "1"]
+    assert eval_main(["nab", "--data", str(data), "--out", str(out), *common]) == 0
+    ran = json.loads(out.read_text())["nab"]
+    assert eval_main(["replay", "--run", str(out), "--out", str(tmp_path / "same.json")]) == 0
+    same = json.loads((tmp_path / "same.json").read_text())
+    assert same["settings"] == {"threshold": None, "k": 4, "n": 4, "episode_gap": 30, "episode_max_gap": 120}
+    for key in ("standard", "reward_low_fp", "reward_low_fn", "windows_detected", "false_positives"):
+        assert same["nab"]["replay"][key] == same["nab"]["run"][key] == ran[key]
+    argv = ["replay", "--run", str(out), "--out", str(tmp_path / "lax.json"), "--threshold", "0.5"]
+    assert eval_main([*argv, "--k", "1", "--n", "1"]) == 0
+    lax = json.loads((tmp_path / "lax.json").read_text())
+    assert lax["settings"]["threshold"] == 0.5 and lax["settings"]["k"] == 1
+    assert same["nab"]["replay"]["anomalies"] == same["nab"]["run"]["anomalies"] > 0
+    assert lax["nab"]["replay"]["anomalies"] > same["nab"]["replay"]["anomalies"]
+    assert "nab replay" in capsys.readouterr().err
+
+
+def test_replay_command_reproduces_a_matrix_run(tmp_path):
+    out = tmp_path / "m.json"
+    argv = ["matrix", "--data", str(matrix_dir(tmp_path)), "--out", str(out), "--seeds", "none"]
+    assert eval_main([*argv, "--jobs", "1", "--quiet", "--members", "1"]) == 0
+    ran = json.loads(out.read_text())["matrix"]
+    assert ran["recall"] > 0  # the labelled rows alert, so the replay has something to reproduce
+    assert eval_main(["replay", "--run", str(out), "--out", str(tmp_path / "same.json")]) == 0
+    same = json.loads((tmp_path / "same.json").read_text())["matrix"]
+    for key in ("f1_pointwise", "precision", "recall"):
+        assert same["replay"][key] == same["run"][key] == ran[key]
+    assert (
+        eval_main(["replay", "--run", str(out), "--out", str(tmp_path / "x.json"), "--threshold", "99"]) == 0
+    )
+    strict = json.loads((tmp_path / "x.json").read_text())["matrix"]["replay"]
+    assert strict["recall"] < ran["recall"]
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--k", "5"], "want 1 <= k <= n <= 8"),
+        (["--run", "nowhere/r.json"], "nowhere/r/run.json: missing"),
+    ],
+)
+def test_replay_refuses_bad_settings_and_missing_runs(tmp_path, capsys, argv, message):
+    assert eval_main(["replay", "--out", str(tmp_path / "x.json"), *argv]) == 2
+    assert message in capsys.readouterr().err
