@@ -66,11 +66,23 @@ def _json_default(o: Any) -> Any:
     raise TypeError(type(o))
 
 
+def cpu_model() -> str:
+    """The CPU's model name (run times differ between machines by 1.5x or more)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def _run_info(argv: list[str], t0: float, **extra: Any) -> dict[str, Any]:
     return dict(
         command="sentinel-eval " + " ".join(argv),
         seconds=round(time.time() - t0, 1),
         cpus=os.cpu_count(),
+        cpu_model=cpu_model(),
         python=platform.python_version(),
         finished_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         **extra,

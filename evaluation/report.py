@@ -587,6 +587,32 @@ HISTORY = [
     "  quantile: machine-1-7 0.68 -> 0.24 at best); max(1.5, median + c x interquartile range of the",
     "  previous 3-10 days), c 1-6: 0.12-0.45, where the best figures come from machine-2-8 alone and",
     "  swing from 0.43 to 0 between c 2 and 3 (its one anomaly is 161 rows): not a rule to keep.",
+    "- (2026-12-01) `sentinel-eval replay` (`make replay ARGS=...`): the job's alert rule",
+    "  (`detector/alert_rule.py`, moved out of the engine unchanged) applied again to what a run saved",
+    "  per row (the model's score before range breaks, each range break's excess, the threshold), with",
+    "  another `--threshold`, `--k`/`--n` or episode gap. On the `make eval` run of 9537723 it reproduces",
+    "  every figure exactly (NAB 73.16 / 67.34 / 77.22, 99 windows, 130 false positives, 13,051",
+    "  anomalies, 259 episode starts; SMD F1 0.387) in 4 s, so the threshold and k-of-n sweeps this log",
+    "  reports from offline scripts are now commands. Rerun on that run: `--threshold 1.3 / 1.4 / 1.6`:",
+    "  NAB 72.0 / 65.0 / 77.0, 73.0 / 66.2 / 77.4, 72.5 / 67.6 / 76.2 (99 / 100 / 97 windows, 156 / 153 /",
+    "  108 false positives), SMD F1 0.341 / 0.353 / 0.306; `--k 3 --n 3` and `--k 5 --n 5`: NAB 72.0 /",
+    "  64.9 / 76.4 and 72.3 / 67.0 / 76.1, SMD 0.387 and 0.386. The defaults (1.5, 4 of 4) stay the best",
+    "  of these on NAB standard and SMD F1.",
+    "- (2026-12-01, offline; scripts not in the repo) SPOT and DSPOT (Siffer et al., KDD 2017), the",
+    "  extreme-value streaming threshold the issue names: a generalised Pareto tail (probability-weighted",
+    "  moments) fitted to the initial scores' exceedances over their 90th / 98th / 99th percentile, the",
+    "  threshold at risk q, refitted with every later row below it (alarms are not learned); DSPOT first",
+    "  subtracts the mean of the last 1,440 or 4,320 rows below the threshold. The same 4 of 4, range",
+    "  breaks and episodes decide on the new thresholds. SMD (initial scores: each machine's training",
+    "  rows scored by its seed-42 model): mean point-wise F1 0.03-0.35 for q 1e-5 to 1e-2, with or",
+    "  without a 1.5 floor, against 0.387. It does adapt per machine (machine-1-6 0.54 -> 0.82 at q",
+    "  1e-4; machine-2-8 0.05 -> 0.77-0.88 with DSPOT), but the same settings take machine-1-7, whose",
+    "  anomalies score about 1.5, to 0.05, and DSPOT takes machine-1-6 to 0.005 (its normal test rows,",
+    "  at 1.4, lift the local mean and the threshold above its anomalies, at 2.0). NAB (initial scores:",
+    "  the probation rows'; through `evaluation.replay` on",
+    "  the 9537723 run): standard 58.6-72.4 for q 1e-3 to 1e-2 at levels 0.9 and 0.98 (without a",
+    "  floor 58.6-70.4, 114-377 false positives), against 73.2 at the static threshold, which the floor",
+    "  settings reach only where the floor decides every row. Not adopted.",
 ]
 
 
@@ -662,6 +688,11 @@ def nab_seed_lines(spread: dict[str, Any] | None) -> list[str]:
     return lines
 
 
+def _cpu(run: dict[str, Any]) -> str:
+    """`` (model)`` when the run recorded its CPU model (runs before 2026-12-01 did not)."""
+    return f" ({run['cpu_model']})" if run.get("cpu_model") else ""
+
+
 def render(ev: dict[str, Any], run: dict[str, Any]) -> str:
     """The page as Markdown."""
     b = ev["baselines"]
@@ -676,12 +707,12 @@ def render(ev: dict[str, Any], run: dict[str, Any]) -> str:
         "```",
         "",
         f"Last run: `{run.get('command', 'sentinel-eval all')}`, {run.get('seconds', '?')} s on "
-        f"{run.get('cpus', '?')} CPUs (SMD {run.get('smd_seconds', '?')} s, "
+        f"{run.get('cpus', '?')} CPUs{_cpu(run)} (SMD {run.get('smd_seconds', '?')} s, "
         + (f"SMD seed spread {run['smd_seed_seconds']} s, " if run.get("smd_seed_seconds") else "")
         + f"NAB {run.get('nab_seconds', '?')} s"
         + (f", NAB seed spread {run['nab_seed_seconds']} s" if run.get("nab_seed_seconds") else "")
         + f"), finished {run.get('finished_at', '?')}. "
-        "The machine was shared with other jobs, so times are noisy.",
+        "Times depend on the machine and on what else ran beside it.",
         "",
         "## Targets (issue 7)",
         "",
