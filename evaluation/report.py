@@ -704,6 +704,7 @@ def render(ev: dict[str, Any], run: dict[str, Any]) -> str:
         "```bash",
         "make eval      # writes reports/eval.json and reports/eval/ (scores, alerts, NAB results files)",
         "make results   # regenerates this page",
+        'make replay ARGS="--k 3 --n 3"  # the saved scores through the alert rule with other settings',
         "```",
         "",
         f"Last run: `{run.get('command', 'sentinel-eval all')}`, {run.get('seconds', '?')} s on "
