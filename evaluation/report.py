@@ -613,6 +613,13 @@ HISTORY = [
     "  the 9537723 run): standard 58.6-72.4 for q 1e-3 to 1e-2 at levels 0.9 and 0.98 (without a",
     "  floor 58.6-70.4, 114-377 false positives), against 73.2 at the static threshold, which the floor",
     "  settings reach only where the floor decides every row. Not adopted.",
+    "- (2026-12-01) `make eval` alone on a fresh clone of 9537723, on this session's machine (AMD EPYC,",
+    "  2 vCPUs): 34:41 wall, 2,080 s in the command (SMD 188 s, its seed spread 358 s, NAB 1,532 s),",
+    "  with a report identical to the one beside a CI run (2,264 s) and to the previous session's on",
+    "  another machine, where it took 1,238 s alone (NAB 823-851 s). NAB's many small fits take 1.8x",
+    "  as long here and SMD's do not, so the 30-minute target holds on that machine and not on this",
+    "  one. Capping TensorFlow at one thread per worker made two parallel fits about 10% faster in a",
+    "  quick check; not adopted untested.",
 ]
 
 
