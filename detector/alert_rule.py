@@ -8,7 +8,9 @@ k-of-n sweep measured offline is the rule the job runs, not a copy of it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
+
+import numpy as np
 
 from detector.config import AlertConfig
 from detector.model import NORMAL_UPPER
@@ -39,6 +41,12 @@ class Counters:
 def is_unusual(score: float, threshold: float) -> bool:
     """Above the threshold or above the normal 99th percentile of held-out training rows."""
     return score > threshold or score > NORMAL_UPPER
+
+
+def range_break_score(model_score: Any, threshold: Any, excess: Any) -> Any:
+    """A range break's record score: the model's, or the threshold times the excess (in tolerances) if
+    higher, so severity sees how far out it is. Scalars (the engine) or arrays (the replay)."""
+    return np.fmax(model_score, threshold * excess)
 
 
 def decide(

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from detector.alert_rule import decide, is_unusual
+from detector.alert_rule import decide, is_unusual, range_break_score
 from detector.config import Config
 from detector.events import MetricEvent
 from detector.features import N_PER_METRIC, compute_features
@@ -125,7 +125,7 @@ class EntityDetector:
         # (a model exported without its training range has no range breaks: the entity's own few rows would
         # be the whole range, and ordinary values would break it)
         range_break = worst > 1.0 and model_score > NORMAL_UPPER and self.model.value_range is not None
-        score = max(model_score, threshold * worst) if range_break else model_score
+        score = float(range_break_score(model_score, threshold, worst)) if range_break else model_score
         if range_break:
             driven_by = "range_break"
         alert_cfg = self.cfg.alert

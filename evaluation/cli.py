@@ -190,6 +190,8 @@ def _replay(p: argparse.ArgumentParser, args: argparse.Namespace, argv: list[str
         rule = dataclasses.replace(AlertConfig(), **changes)
         if not 1 <= rule.k <= rule.n <= 8 or rule.episode_gap < 0 or not 0 <= rule.episode_max_gap <= 255:
             raise ValueError("want 1 <= k <= n <= 8, episode-gap >= 0 and episode-max-gap in 0..255")
+        if args.threshold is not None and not 0 < args.threshold < float("inf"):
+            raise ValueError(f"--threshold must be a positive number, got {args.threshold}")
         settings = ReplaySettings(args.threshold, rule)
         report = replay_run(Path(args.run), None if args.data is None else Path(args.data), settings)
     except (DatasetError, ValueError) as e:

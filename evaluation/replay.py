@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from detector.alert_rule import Counters, decide
+from detector.alert_rule import Counters, decide, range_break_score
 from detector.config import AlertConfig
 from evaluation.cli import RULE_FIELDS, artefact_dir
 from evaluation.datasets import DatasetError, MatrixEntity, NabFile, load_matrix, load_nab
@@ -59,7 +59,7 @@ def replay_stream(
     whether it opens an episode. Rows whose model score is NaN were not scored and decide nothing."""
     breaks = range_excess > 0
     score = model_score.astype(float)
-    score[breaks] = np.fmax(model_score[breaks], threshold[breaks] * range_excess[breaks])
+    score[breaks] = range_break_score(model_score[breaks], threshold[breaks], range_excess[breaks])
     alert = np.zeros(len(score), dtype=np.int8)
     onset = np.zeros(len(score), dtype=np.int8)
     counters = Counters()

@@ -228,8 +228,8 @@ def evaluate_matrix(
     for entity, streams in progress(done, "matrix", show, total=len(entities), describe=lambda x: x[0].name):
         for name, s in streams.items():
             per.setdefault(name, {})[entity.name] = matrix_entity_result(entity, s, step_minutes)
-            raw.setdefault(name, {}).update(raw_arrays(raw_key(entity.name), s))
             if out_dir is not None:
+                raw.setdefault(name, {}).update(raw_arrays(raw_key(entity.name), s))
                 base = out_dir if name == OURS else out_dir / "baselines" / name
                 for sub, arr in (("scores", _filled(s.score)), ("alerts", s.alert.astype(np.int8))):
                     (base / sub).mkdir(parents=True, exist_ok=True)
@@ -415,8 +415,8 @@ def evaluate_nab(
             scores.setdefault(name, {})[f.name] = u
             if name != OURS:
                 scores.setdefault(f"{name}+episodes", {})[f.name] = nab_anomaly_score(s, episodes=True)
-            raw.setdefault(name, {}).update(raw_arrays(raw_key(f.name), s))
             if out_dir is not None:
+                raw.setdefault(name, {}).update(raw_arrays(raw_key(f.name), s))
                 write_nab_results(out_dir, name, f, u)
     if out_dir is not None:  # the raw scores behind the [0, 1] anomaly scores, for analysis and replay
         save_raw(out_dir, raw)

@@ -93,6 +93,7 @@ def test_replay_command_reproduces_a_matrix_run(tmp_path):
     "argv, message",
     [
         (["--k", "5"], "want 1 <= k <= n <= 8"),
+        (["--threshold", "nan"], "--threshold must be a positive number, got nan"),
         (["--run", "nowhere/r.json"], "nowhere/r/run.json: missing"),
     ],
 )
