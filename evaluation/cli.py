@@ -34,6 +34,7 @@ from evaluation.runs import (
     nab_seed_spread,
     seed_spread,
 )
+from training.train import quiet_tensorflow_logs
 
 NAB_FIELDS = ("standard", "reward_low_fp", "reward_low_fn")
 RULE_FIELDS = ("k", "n", "episode_gap", "episode_max_gap")
@@ -110,6 +111,7 @@ def _timed(
 
 
 def main(argv: list[str] | None = None) -> int:
+    quiet_tensorflow_logs()
     argv = list(sys.argv[1:] if argv is None else argv)
     p = argparse.ArgumentParser(
         prog="sentinel-eval", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter

@@ -20,10 +20,11 @@ from detector.config import load_config
 from detector.engine import featurize
 from generator.simulate import FleetSpec
 from training.data import file_events, simulated_events
-from training.train import TrainParams, export, fit
+from training.train import TrainParams, export, fit, quiet_tensorflow_logs
 
 
 def main(argv: list[str] | None = None) -> int:
+    quiet_tensorflow_logs()
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--source", choices=["simulated", "files", "redis"], default="simulated")
     p.add_argument("--data", nargs="*", default=[], help="files for --source files (.jsonl, .csv, .npy)")

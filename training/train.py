@@ -4,6 +4,7 @@ model directory (reference Keras/joblib files + the numpy serving arrays + a has
 
 from __future__ import annotations
 
+import os
 import platform
 import time
 from collections.abc import Sequence
@@ -69,6 +70,13 @@ class TrainParams:
     """Reuse one compiled Keras graph per shape (reset to the seed's initial weights) across fits in a
     process: seconds saved per fit when evaluation fits hundreds of small models. The returned
     ``keras_model`` is then shared: export it before the next fit."""
+
+
+def quiet_tensorflow_logs() -> None:
+    """Hide TensorFlow's C++ start-up INFO lines (CPU features, oneDNN; a dozen per ``make eval``
+    worker) in this process and the processes it spawns, before TensorFlow loads. Warnings and errors
+    still show; a level the user set is kept."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
 
 
 STEPS_PER_EXECUTION = 256
