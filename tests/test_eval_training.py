@@ -76,3 +76,35 @@ def test_members_are_fitted_with_their_own_seeds_and_a_single_pair_has_no_peers(
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
     with pytest.raises(ValueError, match="members"):
         fit(x, cfg, dataclasses.replace(base, members=0), progress=False)
+
+
+def test_batched_steps_give_the_same_weights_as_one_step_per_call(monkeypatch):
+    """``STEPS_PER_EXECUTION`` only saves Python dispatch: the fit must not change, including a last
+    call with fewer steps than the batch (here 300 steps = 256 + 44)."""
+    import training.train as train
+
+    cfg = eval_config(1)
+    x = np.random.default_rng(0).normal(size=(300, 11))
+    params = TrainParams(epochs=1, min_steps=300, min_rows=60)
+    batched = fit(x, cfg, params, progress=False).model
+    monkeypatch.setattr(train, "STEPS_PER_EXECUTION", 1)
+    single = fit(x, cfg, params, progress=False).model
+    for a, b in zip(
+        batched.encoder.weights + batched.decoder.weights,
+        single.encoder.weights + single.decoder.weights,
+        strict=True,
+    ):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_tensorflow_start_up_lines_are_hidden_unless_the_user_chose_a_level(monkeypatch):
+    import os
+
+    from training.train import quiet_tensorflow_logs
+
+    monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
+    quiet_tensorflow_logs()
+    assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "1"
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "0")
+    quiet_tensorflow_logs()
+    assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "0"
