@@ -351,6 +351,8 @@ def validate(cfg: Config) -> None:
         raise ConfigError("stream.entity_labels must name at least one label")
     if not 1 <= cfg.alert.k <= cfg.alert.n:
         raise ConfigError("alert.k must be between 1 and alert.n")
+    if cfg.alert.n > 8:  # the entity state keeps the last n above-threshold flags in one byte
+        raise ConfigError("alert.n must be at most 8")
     if not 0.0 < cfg.alert.contributor_alpha <= 1.0:
         raise ConfigError("alert.contributor_alpha must be in (0, 1]")
     if not 0.0 <= cfg.alert.contributor_alpha_normal <= 1.0:

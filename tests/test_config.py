@@ -40,6 +40,7 @@ def test_lists_and_bools_from_strings():
         ("alert.contributor_alpha_normal=1.5", "contributor_alpha_normal"),
         ("alert.contributor_alpha_normal=-0.1", "contributor_alpha_normal"),
         ("alert.range_tolerance=-0.05", "range_tolerance"),
+        ("alert.n=9", "alert.n must be at most 8"),
         ("alert.episode_max_gap=10", "episode_max_gap"),  # below episode_gap (30)
         ("alert.episode_max_gap=256", "episode_max_gap"),
     ],
