@@ -281,10 +281,7 @@ class Chaos:
                 f"run {tag}: {len(score_records)}/{expected_rows} rows scored after {plan.timeout_s}s"
             )
         self.note(f"run {tag}: all {expected_rows} rows scored after {time.time() - t0:.0f}s")
-        # exactly-once outputs are committed by the next completed checkpoints
-        done = cluster.checkpoints_completed(job_id)
-        while cluster.checkpoints_completed(job_id) < done + 2 and time.time() < deadline:
-            time.sleep(0.5)
+        cluster.wait_committed(job_id, timeout_s=max(deadline - time.time(), 60))
         out = {
             name: drain_topic(stack.bootstrap, topic, **self.reader)
             for name, topic in (

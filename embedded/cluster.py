@@ -101,6 +101,16 @@ class StandaloneCluster:
     def checkpoints_completed(self, job_id: str) -> int:
         return int(self.get(f"/jobs/{job_id}/checkpoints")["counts"]["completed"])
 
+    def wait_committed(self, job_id: str, timeout_s: float = 120) -> None:
+        """Wait for two more completed checkpoints: the second started after this call, so every
+        exactly-once output the job emitted before it is committed (visible to read_committed)."""
+        done = self.checkpoints_completed(job_id)
+        deadline = time.time() + timeout_s
+        while self.checkpoints_completed(job_id) < done + 2:
+            if time.time() > deadline:
+                raise RuntimeError(f"job {job_id}: no two completed checkpoints in {timeout_s}s")
+            time.sleep(0.5)
+
     def restarts(self, job_id: str) -> int:
         """How many failures the job recovered from since it was submitted (its exception history)."""
         return len(self.get(f"/jobs/{job_id}/exceptions?maxExceptions=1000")["exceptionHistory"]["entries"])

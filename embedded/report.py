@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import statistics
 from collections.abc import Sequence
 from typing import Any
@@ -48,3 +49,9 @@ def score_alerts(
         "median_detection_delay_s": round(statistics.median(detected.values()), 2) if detected else None,
         "recall_by_type": {k: round(sum(v) / len(v), 4) for k, v in sorted(by_type.items())},
     }
+
+
+def rows_scored(score_values: Sequence[bytes]) -> int:
+    """Distinct (entity, event time) rows among score records: an at-least-once topic repeats the
+    rows a restarted job scores again, so its record count can reach the input's early."""
+    return len({(r["key"], r["event_time_ms"]) for r in map(json.loads, score_values)})

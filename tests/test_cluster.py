@@ -7,8 +7,8 @@ import pytest
 from alerting.dedupe import AlertDeduper
 from detector.config import load_config
 from embedded.cluster import ROOT, StandaloneCluster
-from embedded.kafka import create_topics, produce_json, producer, read_topic
-from embedded.report import score_alerts
+from embedded.kafka import create_topics, drain_topic, produce_json, producer, read_topic
+from embedded.report import rows_scored, score_alerts
 from generator.simulate import Fleet, FleetSpec
 
 pytestmark = pytest.mark.cluster
@@ -39,17 +39,20 @@ def test_flink_run_on_a_standalone_cluster(stack, model_dir, tmp_path):
         scores = read_topic(
             stack.bootstrap,
             k.scores_topic,
-            lambda v: len(v) >= len(events),
+            lambda v: rows_scored(v) >= len(events),
             300,
             alive=lambda: cluster.job_state(job_id) in ("CREATED", "INITIALIZING", "RUNNING", "RESTARTING"),
         )
-        anomalies = [
-            json.loads(v) for v in read_topic(stack.bootstrap, k.anomalies_topic, lambda v: False, 8)
-        ]
-        assert cluster.job_state(job_id) == "RUNNING"
-        checkpoints = cluster.get(f"/jobs/{job_id}/checkpoints")["counts"]["completed"]
-    assert len(scores) == len(events)
+        # every row is scored; its anomalies are visible once the checkpoints after it completed
+        cluster.wait_committed(job_id)
+        anomalies = [json.loads(v) for v in drain_topic(stack.bootstrap, k.anomalies_topic)]
+        state = cluster.job_state(job_id)
+        checkpoints = cluster.checkpoints_completed(job_id)
+        restarts = cluster.restarts(job_id)
+    assert rows_scored(scores) == len(events)
+    assert state == "RUNNING"
     dedupe = AlertDeduper(cfg.alert.cooldown_s)
     report = score_alerts(incidents, [a for a in anomalies if dedupe.offer(a)], len(events), 20)
-    assert report["precision"] >= 0.9 and report["recall"] >= 0.9, report
+    # restarts are allowed (exactly-once outputs), but they are the first suspect when this fails
+    assert report["precision"] >= 0.9 and report["recall"] >= 0.9, json.dumps(dict(report, restarts=restarts))
     assert checkpoints >= 1
