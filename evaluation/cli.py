@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from detector.config import AlertConfig
+from detector.config import AlertConfig, Config, validate
 from evaluation.datasets import DatasetError, load_matrix, load_nab
 from evaluation.harness import default_params
 from evaluation.runs import (
@@ -190,8 +190,7 @@ def _replay(p: argparse.ArgumentParser, args: argparse.Namespace, argv: list[str
     changes = {f: getattr(args, f) for f in RULE_FIELDS if getattr(args, f) is not None}
     try:
         rule = dataclasses.replace(AlertConfig(), **changes)
-        if not 1 <= rule.k <= rule.n <= 8 or rule.episode_gap < 0 or not 0 <= rule.episode_max_gap <= 255:
-            raise ValueError("want 1 <= k <= n <= 8, episode-gap >= 0 and episode-max-gap in 0..255")
+        validate(Config(alert=rule))  # the job's own limits on these settings
         if args.threshold is not None and not 0 < args.threshold < float("inf"):
             raise ValueError(f"--threshold must be a positive number, got {args.threshold}")
         settings = ReplaySettings(args.threshold, rule)

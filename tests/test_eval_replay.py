@@ -92,7 +92,9 @@ def test_replay_command_reproduces_a_matrix_run(tmp_path):
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["--k", "5"], "want 1 <= k <= n <= 8"),
+        (["--k", "5"], "alert.k must be between 1 and alert.n"),
+        (["--n", "9", "--k", "2"], "alert.n must be at most 8"),
+        (["--episode-gap", "0"], "alert.episode_gap must be between 1 and 255"),
         (["--threshold", "nan"], "--threshold must be a positive number, got nan"),
         (["--run", "nowhere/r.json"], "nowhere/r/run.json: missing"),
     ],
