@@ -12,6 +12,7 @@ import pytest
 from detector.config import load_config
 from embedded.job import JobProcess
 from embedded.kafka import create_topics, produce_json, producer, read_topic
+from embedded.report import rows_scored
 from evaluation.datasets import load_nab
 from evaluation.harness import SentinelDetector
 from training.train import export
@@ -54,12 +55,12 @@ def test_job_scores_equal_harness_scores(stack, tmp_path):
     job = JobProcess(cfg, tmp_path / "job.log")
     try:
         raw = read_topic(
-            stack.bootstrap, k.scores_topic, lambda v: len(v) >= len(records), 300, alive=job.alive
+            stack.bootstrap, k.scores_topic, lambda v: rows_scored(v) >= len(records), 300, alive=job.alive
         )
     finally:
         job.stop()
     log = (tmp_path / "job.log").read_text()[-3000:]
-    assert len(raw) == len(records), log
+    assert rows_scored(raw) == len(records), log
     by_time = {r["event_time_ms"]: r for r in map(json.loads, raw)}
     row = {int(t): i for i, t in enumerate(f.times_ms)}
     job_score = np.full(len(records), np.nan)
