@@ -37,27 +37,31 @@ class MetricEvent:
     values: dict[str, float]
 
 
+def _epoch_ms(number: int | float) -> int:
+    """Epoch millis from a number of millis, or of seconds if it looks like seconds (< 1e11)."""
+    if isinstance(number, float) and not math.isfinite(number):  # ints of any size are exact
+        raise MalformedEvent("bad_timestamp", f"{number!r}")
+    return int(number * 1000) if abs(number) < 1e11 else int(number)
+
+
 def parse_timestamp(raw: object) -> int:
-    """Epoch millis (int/float, or seconds if it looks like seconds) or ISO-8601 -> epoch millis."""
+    """Epoch millis (int/float, or seconds if it looks like seconds; also as a numeric string) or
+    ISO-8601 -> epoch millis."""
     if isinstance(raw, bool) or raw is None:
         raise MalformedEvent("bad_timestamp", f"{raw!r}")
     if isinstance(raw, int | float):
-        if isinstance(raw, float) and not math.isfinite(
-            raw
-        ):  # ints of any size are exact: range-checked below
-            raise MalformedEvent("bad_timestamp", f"{raw!r}")
-        ms = int(raw * 1000) if abs(raw) < 1e11 else int(raw)
+        ms = _epoch_ms(raw)
     elif isinstance(raw, str):
         text = raw.strip()
         try:
-            ms = int(float(text)) if text.replace(".", "", 1).isdigit() else None  # type: ignore[assignment]
-            if ms is None:
+            if text.replace(".", "", 1).isdigit():
+                # the same rule as a number: "1700000000.5" keeps its half second
+                ms = _epoch_ms(int(text) if text.isdigit() else float(text))
+            else:
                 dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
                 if dt.tzinfo is None:
                     raise MalformedEvent("bad_timestamp", f"{raw!r} has no time zone")
                 ms = int(dt.timestamp() * 1000)
-            elif ms < 1e11:
-                ms *= 1000
         except (ValueError, OverflowError):
             raise MalformedEvent("bad_timestamp", f"{raw!r}") from None
     else:

@@ -91,6 +91,15 @@ def test_malformed_inputs_have_reasons(payload, reason):
     assert e.value.reason == reason
 
 
+@pytest.mark.parametrize(
+    "timestamp", [1795341600.5, 1795341600500, "1795341600.5", " 1795341600500 ", "1795341600500.0"]
+)
+def test_numeric_timestamps_mean_the_same_as_numbers_and_strings(timestamp):
+    """Seconds or millis, as a JSON number or a numeric string: the fraction of a second is kept."""
+    event = parse({"timestamp": timestamp, "host": "a", "service": "b", "cpu_usage": 1})
+    assert event.timestamp_ms == 1795341600500
+
+
 json_values = st.recursive(
     st.none()
     | st.booleans()
