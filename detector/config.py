@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import types
 import typing
@@ -343,8 +344,13 @@ def validate(cfg: Config) -> None:
     w = cfg.window
     if not 2 <= w.short <= w.long:
         raise ConfigError("window.short must be >= 2 and <= window.long")
+    if w.long > 65535:  # the entity state stores the ring's length in two bytes
+        raise ConfigError("window.long must be at most 65535")
     if w.warmup < w.long:
         raise ConfigError("window.warmup must be >= window.long")
+    for name in ("ewma_alpha", "baseline_alpha"):
+        if not 0.0 < getattr(w, name) <= 1.0:  # beyond 1 the averages diverge, the variance turns negative
+            raise ConfigError(f"window.{name} must be in (0, 1]")
     if not cfg.stream.metrics:
         raise ConfigError("stream.metrics must name at least one metric")
     if not cfg.stream.entity_labels:
@@ -357,12 +363,20 @@ def validate(cfg: Config) -> None:
         raise ConfigError("alert.contributor_alpha must be in (0, 1]")
     if not 0.0 <= cfg.alert.contributor_alpha_normal <= 1.0:
         raise ConfigError("alert.contributor_alpha_normal must be in [0, 1]")
-    if cfg.alert.range_tolerance < 0:
-        raise ConfigError("alert.range_tolerance must be >= 0 (0: off)")
+    if not 0.0 <= cfg.alert.range_tolerance < math.inf:
+        raise ConfigError("alert.range_tolerance must be a finite number >= 0 (0: off)")
     if not 1 <= cfg.alert.episode_gap <= 255:
         raise ConfigError("alert.episode_gap must be between 1 and 255")
     if not cfg.alert.episode_gap <= cfg.alert.episode_max_gap <= 255:
         raise ConfigError("alert.episode_max_gap must be between alert.episode_gap and 255")
+    r = cfg.redis
+    for name in ("ttl_s", "history_maxlen", "batch_size", "max_buffer"):
+        if getattr(r, name) < 1:
+            raise ConfigError(f"redis.{name} must be >= 1")
+    if r.flush_interval_ms < 0:
+        raise ConfigError("redis.flush_interval_ms must be >= 0")
+    if not 0.0 < r.socket_timeout_s < math.inf:
+        raise ConfigError("redis.socket_timeout_s must be a positive number")
     if cfg.job.state_buckets < 1:
         raise ConfigError("job.state_buckets must be >= 1")
     if cfg.job.execution_mode not in ("process", "thread"):
