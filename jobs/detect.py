@@ -30,7 +30,10 @@ from pyflink.datastream.functions import KeySelector
 from pyflink.java_gateway import get_gateway
 
 from detector.config import Config, ConfigError, load_config
-from detector.model_store import ModelIntegrityError, verify
+from detector.engine import EntityDetector
+from detector.model import DetectionModel
+from detector.model_reload import ModelWatcher
+from detector.model_store import ModelIntegrityError
 from udfs.detect import LATE_TAG, SCORES_TAG, DetectAnomalies
 from udfs.parse import DLQ_TAG, ParseEvents
 from udfs.progress import PROGRESS_TAG
@@ -233,6 +236,22 @@ def attach_kafka(env: StreamExecutionEnvironment, cfg: Config) -> None:
         outputs[name].sink_to(sink).name(f"sink-{name}").uid(f"sink-{name}")
 
 
+def startup_model(cfg: Config) -> dict[str, Any]:
+    """The manifest of the version the detectors will start from: the newest under ``job.model_dir`` that
+    verifies and fits the stream, as each detector chooses it. Exits (before anything is submitted)
+    when none does, naming every version and why it was refused."""
+
+    def fits(model: DetectionModel) -> None:
+        EntityDetector(cfg, model)  # raises ValueError if the metrics or the feature count differ
+
+    watcher = ModelWatcher(cfg.job.model_dir, 0, fits)
+    try:
+        _, manifest = watcher.initial()
+    except ModelIntegrityError as e:
+        raise SystemExit(f"refusing to start: {e}") from None
+    return manifest
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", help="JSON config file (see README: Configuration)")
@@ -244,10 +263,7 @@ def main(argv: list[str] | None = None) -> None:
         cfg = load_config(args.config, args.set)
     except ConfigError as e:
         raise SystemExit(f"configuration error: {e}") from None
-    try:
-        manifest = verify(cfg.job.model_dir)  # refuse a tampered model before submitting anything
-    except ModelIntegrityError as e:
-        raise SystemExit(f"refusing to start: {e}") from None
+    manifest = startup_model(cfg)
     # job.model_dir stays as given: a root of versions is polled for newer ones (job.model_reload_...)
     env = create_environment(cfg)
     attach_kafka(env, cfg)

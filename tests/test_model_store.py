@@ -165,3 +165,21 @@ def test_a_model_of_a_newer_format_is_refused_and_one_without_a_format_loads(mod
     del manifest["format"]  # exported before the field
     (d / "manifest.json").write_text(json.dumps(manifest))
     assert load_model(d)[0].members == 3
+
+
+def test_job_submission_starts_from_the_version_the_detectors_will_load(model_dir, tmp_path):
+    """The job checks before submitting what each detector does at start: the newest version that
+    verifies and fits the stream, skipping a tampered newer one; none at all refuses with every reason."""
+    from detector.config import load_config
+    from jobs.detect import startup_model
+
+    root = tmp_path / "models"
+    shutil.copytree(model_dir, root / "v1")
+    shutil.copytree(model_dir, root / "v2")
+    tamper(root / "v2")
+    cfg = load_config(None, [f"job.model_dir={root}"], env={})
+    assert startup_model(cfg)["path"] == str(root / "v1")
+
+    cfg.stream.metrics = ["cpu_usage"]  # a stream the model does not fit
+    with pytest.raises(SystemExit, match=r"refusing to start: .*v2: .*hash.*v1: .*trained on metrics"):
+        startup_model(cfg)
