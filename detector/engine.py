@@ -7,6 +7,7 @@ score computed in the stream equals the score computed offline for the same even
 from __future__ import annotations
 
 import math
+import struct
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -76,6 +77,23 @@ class EntityDetector:
     def new_state(self) -> EntityState:
         """Empty state for a new entity."""
         return EntityState.new(len(self.metrics), self.cfg.window.long, self.season_length)
+
+    def restore_state(self, data: bytes) -> tuple[EntityState, str | None]:
+        """An entity's saved state, or a new one and the reason when it cannot continue under this
+        configuration: saved with another number of metrics or another ``window.long`` (a restore after
+        such a change), or not decodable. The entity then warms up again instead of failing the job on
+        every one of its events."""
+        try:
+            state = EntityState.from_bytes(data)
+        except (ValueError, struct.error) as e:
+            return self.new_state(), f"undecodable: {e}"
+        length, metrics = state.ring.shape
+        if metrics != len(self.metrics) or length != self.cfg.window.long:
+            return self.new_state(), (
+                f"saved with {metrics} metrics and window.long {length}; now {len(self.metrics)} and "
+                f"{self.cfg.window.long}"
+            )
+        return state, None
 
     def step(self, state: EntityState, event: MetricEvent, now_ms: int) -> StepOutput:
         """Merge the event, and score every row it completes. Raises LateEvent for stale events."""

@@ -1,5 +1,6 @@
 """The pure detection step on simulated incidents: what the job computes, without Flink."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -313,3 +314,32 @@ def test_a_range_break_during_an_ongoing_episode_opens_an_episode_of_its_own():
     # a break opens a new episode as any anomaly would
     assert opened == [(2, False), (5, True), (52, True), (93, True)]
     assert (6, False, True) in starts and (51, False, False) in starts
+
+
+def test_a_state_saved_under_another_stream_shape_starts_over_instead_of_failing(fitted, cfg):
+    """A restore after adding a metric or changing window.long (or of a corrupt state) must not fail
+    the job on each of the entity's events: the entity warms up again, and the caller learns why."""
+    det = EntityDetector(cfg, fitted.model)
+    _, events = simulated_incidents(cfg, hosts=1, steps=40, count=0)
+    state = det.new_state()
+    for ev in events:
+        det.step(state, ev, ev.timestamp_ms)
+    saved = state.to_bytes()
+    same, reason = det.restore_state(saved)
+    assert reason is None and same.to_bytes() == saved
+
+    longer = dataclasses.replace(cfg, window=dataclasses.replace(cfg.window, long=60, warmup=60))
+    fresh, reason = EntityDetector(longer, fitted.model).restore_state(saved)
+    assert reason is not None and "window.long 30; now 5 and 60" in reason
+    assert fresh.count == 0 and fresh.ring.shape == (60, 5)
+
+    other_metrics = EntityState.new(len(cfg.stream.metrics) + 1, cfg.window.long).to_bytes()
+    fresh, reason = det.restore_state(other_metrics)
+    assert reason is not None and "saved with 6 metrics" in reason and fresh.ring.shape == (30, 5)
+
+    for corrupt in (b"", b"S7" + saved[2:10], b"S9" + saved[2:]):
+        fresh, reason = det.restore_state(corrupt)
+        assert reason is not None and reason.startswith("undecodable") and fresh.count == 0
+    # the step goes on from the new state: the entity is warming up again
+    out = det.step(fresh, events[0], events[0].timestamp_ms)
+    assert [r["status"] for r in out.scores] in ([], ["warming_up"])

@@ -20,7 +20,7 @@ from pyflink.datastream.state import MapStateDescriptor
 from detector.config import config_from_json
 from detector.engine import EntityDetector
 from detector.model_reload import ModelWatcher
-from detector.windows import EntityState, LateEvent
+from detector.windows import LateEvent
 from udfs.progress import PROGRESS_TAG, ProgressCounter
 
 SCORES_TAG = OutputTag("scores", Types.STRING())
@@ -82,6 +82,8 @@ class DetectAnomalies(KeyedProcessFunction):
         self.m_anomalies = group.counter("anomalies")
         self.m_range_breaks = group.counter("range_breaks")
         self.m_late = group.counter("events_late")
+        self.m_state_resets = group.counter("entity_state_resets")
+        self._reset_logged = False
         self.m_behind_wm = group.counter("events_behind_watermark")
         self.m_warming = group.counter("rows_warming_up")
         if self.writer is not None:
@@ -108,7 +110,15 @@ class DetectAnomalies(KeyedProcessFunction):
         now_ms = int(time.time() * 1000)
         self._maybe_reload(now_ms)
         raw = self.state.get(event.key)
-        state = EntityState.from_bytes(bytes(raw)) if raw is not None else self.detector.new_state()
+        if raw is None:
+            state = self.detector.new_state()
+        else:
+            state, reset = self.detector.restore_state(bytes(raw))
+            if reset is not None:
+                self.m_state_resets.inc()
+                if not self._reset_logged:  # one line, not one per entity after a config change
+                    self._reset_logged = True
+                    log.warning("entity %s starts a new state (%s); others are counted", event.key, reset)
         try:
             out = self.detector.step(state, event, now_ms)
         except LateEvent:
