@@ -235,6 +235,9 @@ class Config:
 
 SECRET_FIELDS = [("kafka", "sasl_password"), ("kafka", "ssl_key_password"), ("redis", "password")]
 SECRET_FILES = {("kafka", "sasl_password_file"): "sasl_password", ("redis", "password_file"): "password"}
+SASL_MECHANISMS = ("", "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+"""The SASL mechanisms the job configures (a login module each); others (OAUTHBEARER, GSSAPI) need
+settings this config does not carry."""
 DELIVERY_GUARANTEES = ("exactly_once", "at_least_once")
 
 
@@ -391,5 +394,10 @@ def validate(cfg: Config) -> None:
             raise ConfigError(
                 f"kafka.{name}=exactly_once needs checkpointing (job.checkpoint_interval_ms > 0)"
             )
+    if cfg.kafka.sasl_mechanism not in SASL_MECHANISMS:
+        raise ConfigError(
+            f"kafka.sasl_mechanism must be empty or one of {', '.join(SASL_MECHANISMS[1:])}, "
+            f"not {cfg.kafka.sasl_mechanism!r}"
+        )
     if cfg.kafka.security_protocol not in ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"):
         raise ConfigError("kafka.security_protocol must be PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL")

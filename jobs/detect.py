@@ -93,6 +93,12 @@ def build_pipeline(raw: DataStream, cfg: Config) -> dict[str, DataStream]:
     }
 
 
+def jaas_quoted(value: str) -> str:
+    """``value`` for a double-quoted JAAS option (Kafka parses it with backslash escapes), so a quote or
+    backslash in a password cannot end the string early."""
+    return value.replace("\\", "\\\\").replace('"', '\\"')
+
+
 def kafka_properties(cfg: Config) -> dict[str, str]:
     """Client properties for security settings (SSL / SASL) from the config."""
     k = cfg.kafka
@@ -113,7 +119,8 @@ def kafka_properties(cfg: Config) -> dict[str, str]:
             else "org.apache.kafka.common.security.scram.ScramLoginModule"
         )
         props["sasl.jaas.config"] = (
-            f'{module} required username="{k.sasl_username}" password="{k.sasl_password}";'
+            f'{module} required username="{jaas_quoted(k.sasl_username)}" '
+            f'password="{jaas_quoted(k.sasl_password)}";'
         )
     return props
 

@@ -49,6 +49,7 @@ def test_lists_and_bools_from_strings():
         ("redis.batch_size=0", "redis.batch_size"),
         ("redis.ttl_s=0", "redis.ttl_s"),
         ("redis.socket_timeout_s=0", "redis.socket_timeout_s"),
+        ("kafka.sasl_mechanism=OAUTHBEARER", "kafka.sasl_mechanism must be empty or one of PLAIN"),
         ("alert.n=9", "alert.n must be at most 8"),
         ("alert.episode_max_gap=10", "episode_max_gap"),  # below episode_gap (30)
         ("alert.episode_max_gap=256", "episode_max_gap"),
@@ -93,3 +94,20 @@ def test_the_job_does_not_print_secrets(tmp_path):
         )
         assert r.returncode != 0 and r.stderr
         assert "secret-123" not in r.stdout + r.stderr and "secret-456" not in r.stdout + r.stderr
+
+
+def test_kafka_sasl_login_quotes_the_credentials():
+    """A quote or backslash in a password stays inside the JAAS string (Kafka reads backslash escapes)."""
+    from jobs.detect import kafka_properties
+
+    cfg = load_config(
+        None,
+        ["kafka.security_protocol=SASL_SSL", "kafka.sasl_mechanism=SCRAM-SHA-512", "kafka.sasl_username=svc"],
+        env={},
+    )
+    cfg.kafka.sasl_password = 'pa"ss\\word'
+    jaas = kafka_properties(cfg)["sasl.jaas.config"]
+    assert jaas == (
+        'org.apache.kafka.common.security.scram.ScramLoginModule required username="svc" '
+        'password="pa\\"ss\\\\word";'
+    )
