@@ -7,6 +7,7 @@ import sys
 
 from alerting.consumer import AlertConsumer
 from detector.config import load_config
+from embedded.kafka import client_security
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -16,7 +17,12 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     cfg = load_config(args.config, args.set)
     c = AlertConsumer(
-        cfg.kafka.bootstrap_servers, cfg.kafka.anomalies_topic, cfg.alert.cooldown_s, cfg.alert.webhook_url
+        cfg.kafka.bootstrap_servers,
+        cfg.kafka.anomalies_topic,
+        cfg.alert.cooldown_s,
+        cfg.alert.webhook_url,
+        group_id=cfg.alert.consumer_group,
+        client=client_security(cfg),
     )
     try:
         while True:

@@ -28,6 +28,20 @@ def post_webhook(url: str, payload: dict[str, Any], timeout_s: float = 5.0) -> b
         return False
 
 
+def parse_anomaly(value: bytes | None) -> dict[str, Any] | None:
+    """An anomaly record, or None if it is not one: not a JSON object, or without the fields an alert is
+    made of (entity key, event time, score, threshold, severity, model version, contributors)."""
+    try:
+        anomaly = json.loads(value or b"")
+        if not isinstance(anomaly, dict) or not isinstance(anomaly.get("key"), str):
+            return None
+        anomaly["event_time_ms"] = int(anomaly["event_time_ms"])
+        format_alert(anomaly)  # every field the alert text and the webhook payload read
+    except (ValueError, TypeError, KeyError, OverflowError, AttributeError):
+        return None
+    return anomaly
+
+
 class AlertConsumer:
     """Poll :meth:`poll_once` in a loop; alerts go to ``on_alert`` (default: print)."""
 
@@ -38,8 +52,33 @@ class AlertConsumer:
         cooldown_s: float,
         webhook_url: str = "",
         on_alert: Callable[[dict[str, Any]], None] | None = None,
+        group_id: str = "",
+        client: dict[str, str] | None = None,
+        consumer: Any = None,
     ):
-        self.consumer = assign_from_start(bootstrap, topic)
+        """``group_id``: read as that consumer group, from its committed offsets (the topic's start for a
+        new group), committing each batch once handled; empty: every record from the start, nothing
+        committed (the demo's fresh topics). ``client``: extra client settings (security);
+        ``consumer``: an already built consumer (tests)."""
+        self.commit = bool(group_id)
+        if consumer is not None:
+            self.consumer = consumer
+        elif group_id:
+            from confluent_kafka import Consumer
+
+            self.consumer = Consumer(
+                {
+                    "bootstrap.servers": bootstrap,
+                    "group.id": group_id,
+                    "enable.auto.commit": False,
+                    "auto.offset.reset": "earliest",
+                    "isolation.level": "read_committed",
+                    **(client or {}),
+                }
+            )
+            self.consumer.subscribe([topic])
+        else:
+            self.consumer = assign_from_start(bootstrap, topic, **(client or {}))
         self.dedupe = AlertDeduper(cooldown_s)
         self.webhook_url = webhook_url
         self.on_alert = on_alert or (lambda a: print(format_alert(a), flush=True))
@@ -48,15 +87,15 @@ class AlertConsumer:
         self.bad_records = 0
 
     def poll_once(self, timeout_s: float = 0.5) -> None:
-        for msg in self.consumer.consume(500, timeout_s):
+        msgs = self.consumer.consume(500, timeout_s)
+        for msg in msgs:
             if msg.error():
                 continue
-            try:
-                anomaly = json.loads(msg.value())
-                anomaly["received_at_ms"] = int(time.time() * 1000)
-            except (ValueError, TypeError):
+            anomaly = parse_anomaly(msg.value())
+            if anomaly is None:  # counted and skipped: one bad record must not stop the alerts
                 self.bad_records += 1
                 continue
+            anomaly["received_at_ms"] = int(time.time() * 1000)
             self.anomalies += 1
             alert = self.dedupe.offer(anomaly)
             if alert is None:
@@ -65,6 +104,8 @@ class AlertConsumer:
             self.on_alert(alert)
             if self.webhook_url:
                 post_webhook(self.webhook_url, slack_payload(alert))
+        if self.commit and msgs:
+            self.consumer.commit(asynchronous=False)
 
     def close(self) -> None:
         self.consumer.close()

@@ -171,6 +171,9 @@ class AlertConfig:
     """Per-entity quiet time after an alert (alert consumer)."""
     webhook_url: str = ""
     """Slack-compatible webhook; empty disables posting."""
+    consumer_group: str = "sentinel-alerts"
+    """Kafka consumer group of ``sentinel-alerts``: it commits what it has handled, so a restart goes on
+    from there instead of alerting again on every anomaly still in the topic."""
 
 
 @dataclass

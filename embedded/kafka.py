@@ -5,7 +5,29 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from detector.config import Config
+
+
+def client_security(cfg: Config) -> dict[str, str]:
+    """librdkafka (confluent-kafka) settings for the config's Kafka security, the counterpart of the
+    job's Java client properties (``jobs.detect.kafka_properties``)."""
+    k = cfg.kafka
+    props = {"security.protocol": k.security_protocol}
+    if k.ssl_ca_file:
+        props["ssl.ca.location"] = k.ssl_ca_file
+    if k.ssl_keystore_file:  # one PEM file with the client certificate and its key
+        props["ssl.certificate.location"] = k.ssl_keystore_file
+        props["ssl.key.location"] = k.ssl_keystore_file
+        if k.ssl_key_password:
+            props["ssl.key.password"] = k.ssl_key_password
+    if k.sasl_mechanism:
+        props["sasl.mechanisms"] = k.sasl_mechanism
+        props["sasl.username"] = k.sasl_username
+        props["sasl.password"] = k.sasl_password
+    return props
 
 
 def create_topics(bootstrap: str, topics: Iterable[str], partitions: int = 2) -> None:

@@ -1,8 +1,9 @@
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
-from alerting.consumer import post_webhook
+from alerting.consumer import AlertConsumer, post_webhook
 from alerting.dedupe import AlertDeduper, format_alert, slack_payload
 from embedded.report import score_alerts
 from generator.simulate import Incident
@@ -78,3 +79,86 @@ def test_report_matches_alerts_to_incidents():
     }
     r = score_alerts(incs, alerts, events=100, entities=3, grace_s=10)
     assert r["recall_by_type"]["memory_leak"] == 0.0
+
+
+class _Msg:
+    def __init__(self, value):
+        self._value = value
+
+    def error(self):
+        return None
+
+    def value(self):
+        return self._value
+
+
+class _Batches:
+    """A consumer twin handing out fixed batches (the real broker is in the test below)."""
+
+    def __init__(self, *batches):
+        self.batches = [[_Msg(v) for v in b] for b in batches]
+        self.commits = 0
+
+    def consume(self, n, timeout):
+        return self.batches.pop(0) if self.batches else []
+
+    def commit(self, asynchronous=True):
+        self.commits += 1
+
+
+def test_records_that_are_not_anomalies_are_counted_and_skipped():
+    good = json.dumps(anomaly("a", 1_000)).encode()
+    bad = [
+        b"not json",
+        b'"a string"',
+        b"[1, 2]",
+        json.dumps({"status": "anomaly", "score": 3}).encode(),  # no key, no event time
+        json.dumps(dict(anomaly("b", 1_000), event_time_ms="soon")).encode(),
+        json.dumps({k: v for k, v in anomaly("c", 1_000).items() if k != "severity"}).encode(),
+        json.dumps(dict(anomaly("d", 1_000), contributors=[{"metric": "cpu_usage"}])).encode(),
+        None,
+    ]
+    seen: list[dict] = []
+    fake = _Batches(bad, [good])
+    c = AlertConsumer("unused", "t", 120, on_alert=seen.append, group_id="g", consumer=fake)
+    c.poll_once()
+    c.poll_once()
+    assert c.bad_records == len(bad) and [a["key"] for a in seen] == ["a"]
+    assert fake.commits == 2  # each handled batch is committed
+
+
+FAST_GROUP = {"session.timeout.ms": "6000", "heartbeat.interval.ms": "500"}
+"""A group join takes ~23 s on the embedded broker with the 45 s default session timeout, ~3 s with this."""
+
+
+def test_a_restarted_alert_consumer_goes_on_where_it_stopped(stack):
+    """Real broker: the consumer group's committed offsets keep old anomalies from alerting again."""
+    from embedded.kafka import create_topics, produce_json, producer
+
+    create_topics(stack.bootstrap, ["anomalies"], partitions=1)
+    prod = producer(stack.bootstrap)
+    produce_json(prod, "anomalies", [anomaly("a", 1_000), anomaly("b", 1_000)])
+
+    def alerts_until(n, timeout_s=60):
+        seen: list[dict] = []
+        c = AlertConsumer(
+            stack.bootstrap,
+            "anomalies",
+            120,
+            on_alert=seen.append,
+            group_id="alerts",
+            client=FAST_GROUP,
+        )
+        deadline = time.time() + timeout_s
+        try:
+            while len(seen) < n and time.time() < deadline:
+                c.poll_once()
+            c.poll_once(1.0)  # nothing more arrives
+        finally:
+            c.close()
+        return [a["key"] for a in seen]
+
+    assert alerts_until(2) == ["a", "b"]
+    produce_json(prod, "anomalies", [anomaly("c", 1_000)])
+    del prod
+    assert alerts_until(1) == ["c"]
