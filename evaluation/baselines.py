@@ -41,24 +41,31 @@ class RawIsolationForest:
 
 def rolling_z(history: np.ndarray, rows: np.ndarray, window: int, min_rows: int = 10) -> np.ndarray:
     """Per row of ``rows``: max over metrics of |x - mean| / std of the ``window`` rows before it
-    (taken from ``history`` and earlier ``rows``); NaN with fewer than ``min_rows`` rows before it."""
+    (taken from ``history`` and earlier ``rows``). Missing values (NaN) are left out of the sums and
+    of the max; a metric with fewer than ``min_rows`` values before it does not count, and a row with
+    no metric left is NaN."""
     hist = history[-window:]
     allr = np.concatenate([hist, rows]) if len(hist) else rows
     h = len(hist)
     n, m = rows.shape
-    c1 = np.concatenate([np.zeros((1, m)), np.cumsum(allr, axis=0)])
-    c2 = np.concatenate([np.zeros((1, m)), np.cumsum(allr * allr, axis=0)])
+    seen = np.isfinite(allr)
+    vals = np.where(seen, allr, 0.0)
+
+    def prefix(a: np.ndarray) -> np.ndarray:
+        return np.concatenate([np.zeros((1, m)), np.cumsum(a, axis=0)])
+
+    c0, c1, c2 = prefix(seen.astype(np.float64)), prefix(vals), prefix(vals * vals)
     idx = np.arange(h, h + n)  # position of each scored row in ``allr``
     lo = np.maximum(idx - window, 0)
-    cnt = (idx - lo).astype(np.float64)[:, None]
+    cnt = c0[idx] - c0[lo]  # values per metric in each row's window
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = (c1[idx] - c1[lo]) / cnt
         var = np.maximum((c2[idx] - c2[lo]) / cnt - mean * mean, 0.0)
         std = np.maximum(np.sqrt(var), 1e-3 * (np.abs(mean) + 1e-3))
         z = np.abs(allr[idx] - mean) / std
-    out = z.max(axis=1)
-    out[cnt[:, 0] < min_rows] = np.nan
-    return out
+    z[cnt < min_rows] = np.nan
+    counted = np.isfinite(z)
+    return np.where(counted.any(axis=1), np.where(counted, z, -np.inf).max(axis=1), np.nan)
 
 
 class RollingZScore:

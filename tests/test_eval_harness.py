@@ -12,7 +12,7 @@ from typing import ClassVar
 import numpy as np
 import pytest
 
-from evaluation.baselines import RawIsolationForest, RollingZScore
+from evaluation.baselines import RawIsolationForest, RollingZScore, rolling_z
 from evaluation.cli import main as eval_main
 from evaluation.datasets import load_matrix, load_nab
 from evaluation.harness import (
@@ -47,6 +47,22 @@ def test_scores_never_depend_on_future_rows(make):
     for name, s in prefix.items():
         np.testing.assert_array_equal(s.score, full[name].score[:300])
         np.testing.assert_array_equal(s.alert, full[name].alert[:300])
+
+
+def test_rolling_z_leaves_missing_values_out_instead_of_going_silent():
+    """One NaN used to poison the running sums: every later row scored NaN and never alerted."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 3))
+    clean = rolling_z(x[:100], x[100:], 100)
+    x[150, 1] = np.nan
+    x[250, :] = np.nan
+    holed = rolling_z(x[:100], x[100:], 100)
+    assert np.isnan(holed[150]) and np.isnan(clean).sum() == 0  # only the row with no metric at all
+    assert np.isfinite(np.delete(holed, 150)).all()
+    assert holed[50] == pytest.approx(clean[50], rel=0.3)  # the row with one metric missing
+    np.testing.assert_allclose(holed[:50], clean[:50])
+    x[260, 0] = 40.0  # a spike after the holes still stands out
+    assert rolling_z(x[:100], x[100:], 100)[160] > 10
 
 
 def baselines_only(n_metrics: int, key: str):
