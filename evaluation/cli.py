@@ -176,6 +176,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.members is not None and args.members < 1:
         p.error("--members must be at least 1")
+    if args.every < 1:
+        p.error("--every must be at least 1")
+    if args.jobs < 1:
+        p.error("--jobs must be at least 1")
     try:
         return _evaluate(args, argv, t0)
     except DatasetError as e:  # bad data: say what and where, no traceback

@@ -39,6 +39,15 @@ def test_jsonl_csv_and_npy_give_the_same_events(cfg, tmp_path):
     }
 
 
+def test_an_empty_csv_cell_is_a_missing_metric_not_a_bad_row(cfg, tmp_path, capsys):
+    m0, m1 = cfg.stream.metrics[:2]
+    f = tmp_path / "h.csv"
+    f.write_text(f"timestamp,host,service,{m0},{m1}\n1795000000000,h,s,1.5,\n1795000001000,h,s,2.5,3\n")
+    events = list(file_events(f, cfg))
+    assert [e.values for e in events] == [{m0: 1.5}, {m0: 2.5, m1: 3.0}]
+    assert "skipped" not in capsys.readouterr().err
+
+
 def test_npy_with_wrong_width_is_refused(cfg, tmp_path):
     f = tmp_path / "bad.npy"
     np.save(f, np.zeros((10, 3)))

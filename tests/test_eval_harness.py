@@ -418,5 +418,6 @@ def test_members_flag_reaches_every_fit_of_our_detector(tmp_path, monkeypatch):
     assert eval_main([*argv, "--members", "1", "--seeds", "7"]) == 0
     assert seen == [1, 1]  # the default seed's run and seed 7's
     assert json.loads((tmp_path / "n" / "run.json").read_text())["members"] == 1
-    with pytest.raises(SystemExit):
-        eval_main([*argv, "--members", "0"])
+    for bad in (["--members", "0"], ["--every", "0"], ["--every", "-1"], ["--jobs", "0"]):
+        with pytest.raises(SystemExit):
+            eval_main([*argv, *bad])

@@ -46,7 +46,10 @@ def file_events(path: Path, config: Config, interval_ms: int = 60_000) -> Iterat
         return
     with path.open() as f:
         lines: Iterator = (
-            (json.dumps(r) for r in csv.DictReader(f)) if suffix == ".csv" else (ln for ln in f if ln.strip())
+            # an empty cell is a metric missing from that row (as in the stream), not a bad value
+            (json.dumps({k: v for k, v in r.items() if v != ""}) for r in csv.DictReader(f))
+            if suffix == ".csv"
+            else (ln for ln in f if ln.strip())
         )
         for line in lines:
             try:
