@@ -171,7 +171,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "results":
         from evaluation.report import write_results_page
 
-        write_results_page(Path(args.eval), Path(args.out))
+        try:
+            write_results_page(Path(args.eval), Path(args.out))
+        except (DatasetError, OSError, ValueError) as e:
+            print(f"{p.prog}: error: {e}", file=sys.stderr)
+            return 2
         print(f"wrote {args.out}", file=sys.stderr)
         return 0
     if args.members is not None and args.members < 1:

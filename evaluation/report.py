@@ -913,9 +913,18 @@ def render(ev: dict[str, Any], run: dict[str, Any]) -> str:
 
 
 def write_results_page(eval_json: Path, out: Path) -> None:
-    """Render ``eval_json`` (plus ``<eval_json without .json>/run.json`` when present) into ``out``."""
+    """Render ``eval_json``, the report of a ``sentinel-eval all`` run (plus the ``run.json`` in its
+    artefact folder when present), into ``out``. Raises DatasetError for any other report."""
+    from evaluation.cli import artefact_dir
+    from evaluation.datasets import DatasetError
+
     ev = json.loads(eval_json.read_text())
-    run_path = eval_json.with_suffix("") / "run.json"
+    if not all(part in ev for part in ("nab", "smd", "baselines")):
+        raise DatasetError(
+            f"{eval_json} is not a report of `sentinel-eval all` (`make eval`): the results page compares "
+            "NAB and SMD with the baselines"
+        )
+    run_path = artefact_dir(eval_json) / "run.json"
     run = json.loads(run_path.read_text()) if run_path.is_file() else {}
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(render(ev, run))

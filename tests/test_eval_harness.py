@@ -421,3 +421,12 @@ def test_members_flag_reaches_every_fit_of_our_detector(tmp_path, monkeypatch):
     for bad in (["--members", "0"], ["--every", "0"], ["--every", "-1"], ["--jobs", "0"]):
         with pytest.raises(SystemExit):
             eval_main([*argv, *bad])
+
+
+def test_the_results_page_refuses_a_report_that_is_not_of_make_eval(tmp_path, capsys):
+    nab_only = tmp_path / "n.json"
+    nab_only.write_text(json.dumps({"nab": {"standard": 1.0}}))
+    out = tmp_path / "page.md"
+    assert eval_main(["results", "--eval", str(nab_only), "--out", str(out)]) == 2
+    assert "is not a report of `sentinel-eval all`" in capsys.readouterr().err and not out.exists()
+    assert eval_main(["results", "--eval", str(tmp_path / "missing.json"), "--out", str(out)]) == 2
