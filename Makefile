@@ -31,7 +31,7 @@ test: lint
 	$(PY) -m pytest -q
 
 clean:
-	rm -rf .run reports/*.json
+	rm -rf .run reports  # every report with its artefacts (scores, NAB results files): a replay needs its run
 
 # Detection quality on labelled data (issue 7): see docs/results.md
 .PHONY: eval eval-matrix eval-nab results replay
