@@ -227,6 +227,9 @@ class SeriesScores:
     row_threshold: np.ndarray = field(default_factory=lambda: np.zeros(0))  # the threshold each row met
     onset: np.ndarray | None = None  # episode starts (as the detector marked them), None if it does not
     rule_inputs: dict[str, np.ndarray] | None = None  # per-row inputs of the alert rule (our detector)
+    # the same inputs (and ``threshold``) on the rows scored before the series to warm the state up: the
+    # rule's counters carry over from them, so a replay runs the rule over them first
+    warm_inputs: dict[str, np.ndarray] | None = None
 
 
 def _concat(chunks: list[Chunk]) -> SeriesScores:
@@ -256,9 +259,14 @@ def run_matrix(
     times = T0_MS + np.arange(n_tr + len(test), dtype=np.int64) * MATRIX_STEP_MS
     det.fit(train, times[:n_tr])
     w = min(warm_rows, n_tr)
-    det.score(train[n_tr - w :], times[n_tr - w : n_tr])
+    warm = det.score(train[n_tr - w :], times[n_tr - w : n_tr])
     chunk = det.score(test, times[n_tr:])
-    return {name: _concat([c]) for name, c in chunk.items()}
+    out = {name: _concat([c]) for name, c in chunk.items()}
+    for name, s in out.items():
+        wc = warm.get(name)
+        if wc is not None and wc.rule_inputs is not None:
+            s.warm_inputs = dict(wc.rule_inputs, threshold=np.full(len(wc.score), wc.threshold))
+    return out
 
 
 def refit_points(n_rows: int, first: int) -> list[int]:

@@ -95,11 +95,19 @@ class RawRun:
     def replay(self, name: str, settings: ReplaySettings) -> SeriesScores:
         """One stream again under ``settings``; rows the run left unscored (NaN) stay unscored."""
         key = raw_key(name)
-        saved_th = self.arrays[f"{key}.threshold"].astype(float)
+        a = self.arrays
+        saved_th = a[f"{key}.threshold"].astype(float)
         th = saved_th if settings.threshold is None else np.full(len(saved_th), settings.threshold)
-        score, alert, onset = replay_stream(
-            self.arrays[f"{key}.model_score"], self.arrays[f"{key}.range_excess"], th, settings.rule
-        )
+        model_score, excess, rule_th = a[f"{key}.model_score"], a[f"{key}.range_excess"], th
+        w = len(a.get(f"{key}.warm_model_score", ()))
+        if w:  # the rule's counters carry over from the warm-up rows, as in the run: decide them first
+            warm_th = a[f"{key}.warm_threshold"].astype(float)
+            if settings.threshold is not None:
+                warm_th = np.full(w, settings.threshold)
+            model_score = np.concatenate([a[f"{key}.warm_model_score"], model_score])
+            excess = np.concatenate([a[f"{key}.warm_range_excess"], excess])
+            rule_th = np.concatenate([warm_th, th])
+        score, alert, onset = (x[w:] for x in replay_stream(model_score, excess, rule_th, settings.rule))
         blank = ~np.isfinite(self.arrays[f"{key}.score"])  # e.g. NAB rows the first model learned from
         score[blank] = np.nan
         alert[blank] = onset[blank] = 0

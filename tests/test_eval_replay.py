@@ -102,3 +102,46 @@ def test_replay_command_reproduces_a_matrix_run(tmp_path):
 def test_replay_refuses_bad_settings_and_missing_runs(tmp_path, capsys, argv, message):
     assert eval_main(["replay", "--out", str(tmp_path / "x.json"), *argv]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_the_replay_carries_the_rule_counters_over_from_the_warm_up_rows(tmp_path):
+    """A matrix run warms the state on the last training rows, and the k-of-n flags and episode counters
+    they leave decide the first test rows. The replay runs the rule over the saved warm-up rows first."""
+    from evaluation.harness import SeriesScores, run_matrix
+    from evaluation.replay import RawRun, ReplaySettings
+    from evaluation.runs import raw_arrays
+
+    # the last four warm-up rows above the threshold open an episode: the first test row above it is an
+    # anomaly of that episode (4 of 4 at once, no new episode start); from fresh counters it is neither
+    warm = {"model_score": np.array([0.5, 2.0, 2.0, 2.0, 2.0]), "range_excess": np.zeros(5)}
+    test_score = np.array([2.0, 0.5, 0.5, 0.5])
+    saved = SeriesScores(
+        test_score,
+        np.zeros(4, dtype=np.int8),
+        1.5,
+        row_threshold=np.full(4, 1.5),
+        onset=np.zeros(4, dtype=np.int8),
+        rule_inputs={"model_score": test_score, "range_excess": np.zeros(4)},
+        warm_inputs=dict(warm, threshold=np.full(5, 1.5)),
+    )
+    path = tmp_path / "hand.npz"
+    np.savez(path, **raw_arrays("e", saved))
+    again = RawRun(path).replay("e", ReplaySettings())
+    assert (
+        again.alert.tolist() == [1, 0, 0, 0] and again.onset is not None and again.onset.tolist() == [0] * 4
+    )
+    assert RawRun(path).replay("e", ReplaySettings(threshold=2.5)).alert.tolist() == [0] * 4  # warm-up too
+
+    # a real matrix run: its warm-up rows are saved, and the replay reproduces it
+    rng = np.random.default_rng(2)
+    train, test = rng.random((300, 3)), rng.random((200, 3))
+    test[100:110] += 3
+    params = dataclasses.replace(default_params(), members=1)
+    ran = run_matrix(SentinelDetector(3, params=params), train, test)["sentinel"]
+    assert ran.warm_inputs is not None and len(ran.warm_inputs["model_score"]) == 300 and ran.alert.any()
+    path = tmp_path / "sentinel.npz"
+    np.savez(path, **raw_arrays("e", ran))
+    again = RawRun(path).replay("e", ReplaySettings())
+    np.testing.assert_array_equal(again.alert, ran.alert)
+    assert ran.onset is not None and again.onset is not None
+    np.testing.assert_array_equal(again.onset, ran.onset)
