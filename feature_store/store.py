@@ -122,3 +122,8 @@ class RedisFeatureStore:
 
     def set_schema(self, feature_names: list[str]) -> None:
         self.client.set(SCHEMA_KEY, json.dumps(feature_names))
+
+    def read_schema(self) -> list[str] | None:
+        """The feature names the job last wrote (None if no job wrote any)."""
+        raw = self.client.get(SCHEMA_KEY)
+        return None if raw is None else [str(n) for n in json.loads(raw)]

@@ -173,3 +173,7 @@ def test_job_detects_incidents_and_writes_features(stack, model_dir, tmp_path, p
         manifest = json.loads(next(out.glob("v*/manifest.json")).read_text())
         assert manifest["training_data"]["source"] == "redis"
         assert manifest["training_data"]["feature_rows"] == scored_rows
+        # a config of other metrics than the job's is refused against the schema the job stored
+        other = ["--source", "redis", "--out", str(tmp_path / "other"), "--quiet"]
+        other += ["--set", f"redis.port={stack.redis_port}", "--set", "stream.metrics=cpu_usage"]
+        assert train(other) == 2 and not (tmp_path / "other").exists()

@@ -18,6 +18,7 @@ import numpy as np
 
 from detector.config import load_config
 from detector.engine import featurize
+from detector.features import feature_names
 from generator.simulate import FleetSpec
 from training.data import file_events, simulated_events
 from training.train import TrainParams, export, fit, quiet_tensorflow_logs
@@ -86,7 +87,26 @@ def main(argv: list[str] | None = None) -> int:
     else:
         from feature_store.store import RedisFeatureStore
 
-        rows = RedisFeatureStore(cfg.redis).read_history()
+        store = RedisFeatureStore(cfg.redis)
+        expected = feature_names(list(cfg.stream.metrics))
+        schema = store.read_schema()
+        if schema is not None and schema != expected:
+            print(
+                f"the Redis feature history was written for {len(schema)} features "
+                f"({', '.join(schema[:3])}, ...), this config computes {len(expected)} "
+                f"({', '.join(expected[:3])}, ...): train with the job's stream.metrics",
+                file=sys.stderr,
+            )
+            return 2
+        rows = store.read_history()
+        fitting = [r for r in rows if len(r.vector) == len(expected)]  # older rows of another width
+        if len(fitting) < len(rows):
+            print(
+                f"skipping {len(rows) - len(fitting)} history rows of another width than "
+                f"{len(expected)} features (written before a change of stream.metrics)",
+                file=sys.stderr,
+            )
+        rows = fitting
         if not rows:
             print(
                 "the Redis feature history is empty: run the job first, or train from files", file=sys.stderr
