@@ -376,8 +376,7 @@ def nab_detector_result(files: list[NabFile], scores: dict[str, np.ndarray]) -> 
                         continue
                     leads.append(first - s)
                     leads_min.append((f.times_ms[first] - f.times_ms[s]) / 60_000)
-                    centre = f.times_ms[(s + e) // 2]
-                    before_label.append((centre - f.times_ms[first]) / 60_000)
+                    before_label.append((label_time(f, s, e) - f.times_ms[first]) / 60_000)
             n_windows = sum(len(f.windows) for f in files)
             out["windows_detected"] = f"{len(leads)}/{n_windows}"
             out["false_positives"] = int(sum(fr.fp for fr in r.files))
@@ -385,6 +384,13 @@ def nab_detector_result(files: list[NabFile], scores: dict[str, np.ndarray]) -> 
             out["median_lead_minutes"] = float(np.median(leads_min)) if leads_min else None
             out["median_minutes_before_label"] = float(np.median(before_label)) if before_label else None
     return {"summary": out, "per_file": per_file}
+
+
+def label_time(f: NabFile, start: int, end: int) -> int:
+    """The labelled anomaly's time in window rows ``start..end`` (NAB's label file); the window's middle
+    row if it holds no label or several (labels mark window centres, but not always to the row)."""
+    inside = [t for t in f.anomalies_ms if f.times_ms[start] <= t <= f.times_ms[end]]
+    return int(inside[0]) if len(inside) == 1 else int(f.times_ms[(start + end) // 2])
 
 
 def evaluate_nab(

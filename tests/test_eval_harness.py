@@ -23,7 +23,7 @@ from evaluation.harness import (
     refit_points,
     run_series,
 )
-from evaluation.runs import matrix_entity_result, matrix_summary, nab_first_fit
+from evaluation.runs import label_time, matrix_entity_result, matrix_summary, nab_first_fit
 
 
 def series(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -430,3 +430,12 @@ def test_the_results_page_refuses_a_report_that_is_not_of_make_eval(tmp_path, ca
     assert eval_main(["results", "--eval", str(nab_only), "--out", str(out)]) == 2
     assert "is not a report of `sentinel-eval all`" in capsys.readouterr().err and not out.exists()
     assert eval_main(["results", "--eval", str(tmp_path / "missing.json"), "--out", str(out)]) == 2
+
+
+def test_minutes_before_the_label_count_from_the_label_not_the_window_middle():
+    from evaluation.datasets import NabFile
+
+    times = np.arange(100, dtype=np.int64) * 300_000  # 5-minute rows
+    f = NabFile("g/f.csv", [], times, np.zeros(100), [(10, 30), (50, 70)], anomalies_ms=[int(times[12])])
+    assert label_time(f, 10, 30) == times[12]  # off-centre label (NAB has one, 150 minutes off)
+    assert label_time(f, 50, 70) == times[60]  # no label in the window: its middle row
