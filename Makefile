@@ -28,7 +28,7 @@ integration: setup
 	$(PY) -m pytest -q -m "integration or cluster"
 
 test: lint
-	$(PY) -m pytest -q
+	@$(PY) -m pytest -q || { rc=$$?; if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests (exit 5): failing" >&2; fi; exit $$rc; }
 
 clean:
 	rm -rf .run reports  # every report with its artefacts (scores, NAB results files): a replay needs its run
