@@ -15,17 +15,22 @@ from embedded.kafka import assign_from_start
 log = logging.getLogger(__name__)
 
 
-def post_webhook(url: str, payload: dict[str, Any], timeout_s: float = 5.0) -> bool:
-    """POST JSON to a Slack-compatible webhook; False (logged) on failure, never raises."""
+def post_webhook(url: str, payload: dict[str, Any], timeout_s: float = 5.0, attempts: int = 1) -> bool:
+    """POST JSON to a Slack-compatible webhook, up to ``attempts`` times (1 s, 2 s, ... apart); False
+    (logged) if none succeeds, never raises."""
     req = urllib.request.Request(
         url, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"}, method="POST"
     )
-    try:
-        with urllib.request.urlopen(req, timeout=timeout_s) as resp:
-            return 200 <= resp.status < 300
-    except Exception as e:
-        log.warning("webhook post failed: %s", type(e).__name__)
-        return False
+    for attempt in range(attempts):
+        if attempt:
+            time.sleep(float(2 ** (attempt - 1)))
+        try:
+            with urllib.request.urlopen(req, timeout=timeout_s) as resp:
+                if 200 <= resp.status < 300:
+                    return True
+        except Exception as e:
+            log.warning("webhook post failed: %s", type(e).__name__)
+    return False
 
 
 def parse_anomaly(value: bytes | None) -> dict[str, Any] | None:
@@ -85,12 +90,15 @@ class AlertConsumer:
         self.alerts: list[dict[str, Any]] = []
         self.anomalies = 0
         self.bad_records = 0
+        self.webhook_failures = 0
 
     def poll_once(self, timeout_s: float = 0.5) -> None:
         msgs = self.consumer.consume(500, timeout_s)
+        handled = 0
         for msg in msgs:
             if msg.error():
                 continue
+            handled += 1
             anomaly = parse_anomaly(msg.value())
             if anomaly is None:  # counted and skipped: one bad record must not stop the alerts
                 self.bad_records += 1
@@ -102,10 +110,14 @@ class AlertConsumer:
                 continue
             self.alerts.append(alert)
             self.on_alert(alert)
-            if self.webhook_url:
-                post_webhook(self.webhook_url, slack_payload(alert))
-        if self.commit and msgs:
-            self.consumer.commit(asynchronous=False)
+            if self.webhook_url and not post_webhook(self.webhook_url, slack_payload(alert), attempts=3):
+                self.webhook_failures += 1
+                log.error("alert for %s not delivered to the webhook after 3 attempts", alert["key"])
+        if self.commit and handled:
+            try:
+                self.consumer.commit(asynchronous=False)
+            except Exception as e:  # e.g. dropped from the group: the next commit covers these records
+                log.warning("offset commit failed (%s); the records may be handled again after a restart", e)
 
     def close(self) -> None:
         self.consumer.close()

@@ -82,11 +82,12 @@ def test_report_matches_alerts_to_incidents():
 
 
 class _Msg:
-    def __init__(self, value):
+    def __init__(self, value, error=None):
         self._value = value
+        self._error = error
 
     def error(self):
-        return None
+        return self._error
 
     def value(self):
         return self._value
@@ -95,14 +96,17 @@ class _Msg:
 class _Batches:
     """A consumer twin handing out fixed batches (the real broker is in the test below)."""
 
-    def __init__(self, *batches):
-        self.batches = [[_Msg(v) for v in b] for b in batches]
+    def __init__(self, *batches, commit_error=None):
+        self.batches = [[v if isinstance(v, _Msg) else _Msg(v) for v in b] for b in batches]
         self.commits = 0
+        self.commit_error = commit_error
 
     def consume(self, n, timeout):
         return self.batches.pop(0) if self.batches else []
 
     def commit(self, asynchronous=True):
+        if self.commit_error is not None:
+            raise self.commit_error
         self.commits += 1
 
 
@@ -125,6 +129,44 @@ def test_records_that_are_not_anomalies_are_counted_and_skipped():
     c.poll_once()
     assert c.bad_records == len(bad) and [a["key"] for a in seen] == ["a"]
     assert fake.commits == 2  # each handled batch is committed
+
+
+def test_a_batch_of_errors_commits_nothing_and_a_failed_commit_does_not_stop_the_alerts():
+    errors_only = _Batches([_Msg(None, error="partition EOF")])
+    c = AlertConsumer("unused", "t", 120, on_alert=lambda a: None, group_id="g", consumer=errors_only)
+    c.poll_once()
+    assert errors_only.commits == 0  # nothing handled: a commit would fail with "no offset stored"
+    seen: list[dict] = []
+    failing = _Batches([json.dumps(anomaly("a", 1_000)).encode()], commit_error=RuntimeError("not in group"))
+    c = AlertConsumer("unused", "t", 120, on_alert=seen.append, group_id="g", consumer=failing)
+    c.poll_once()
+    assert [a["key"] for a in seen] == ["a"]
+
+
+def test_a_failed_webhook_post_is_retried():
+    statuses = [500, 200]
+
+    class H(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(statuses.pop(0))
+            self.end_headers()
+
+        def log_message(self, *a):
+            pass
+
+    srv = HTTPServer(("127.0.0.1", 0), H)
+
+    def serve_two():
+        srv.handle_request()
+        srv.handle_request()
+
+    t = threading.Thread(target=serve_two)
+    t.start()
+    assert post_webhook(f"http://127.0.0.1:{srv.server_port}/hook", {"text": "hi"}, attempts=2)
+    t.join(10)
+    srv.server_close()
+    assert statuses == []
 
 
 FAST_GROUP = {"session.timeout.ms": "6000", "heartbeat.interval.ms": "500"}
