@@ -31,7 +31,8 @@ test: lint
 	@$(PY) -m pytest -q || { rc=$$?; if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests (exit 5): failing" >&2; fi; exit $$rc; }
 
 clean:
-	rm -rf .run reports  # every report with its artefacts (scores, NAB results files): a replay needs its run
+	rm -rf .run  # and every report with its artefacts (a replay needs its run); reports/.gitkeep stays
+	[ ! -d reports ] || find reports -mindepth 1 ! -name .gitkeep -exec rm -rf {} +
 
 # Detection quality on labelled data (issue 7): see docs/results.md
 .PHONY: eval eval-matrix eval-nab results replay

@@ -102,14 +102,27 @@ class StandaloneCluster:
         return int(self.get(f"/jobs/{job_id}/checkpoints")["counts"]["completed"])
 
     def wait_committed(self, job_id: str, timeout_s: float = 120) -> None:
-        """Wait for two more completed checkpoints: the second started after this call, so every
-        exactly-once output the job emitted before it is committed (visible to read_committed)."""
-        done = self.checkpoints_completed(job_id)
+        """Wait for two more completed checkpoints: the second started after this call, so the
+        transactions holding every exactly-once output emitted before it are committed, or being
+        committed as the sinks learn of its completion: read them with a drain that waits until the
+        topic is quiet (``drain_topic``). Raises if the job stops running or the timeout passes."""
         deadline = time.time() + timeout_s
-        while self.checkpoints_completed(job_id) < done + 2:
-            if time.time() > deadline:
-                raise RuntimeError(f"job {job_id}: no two completed checkpoints in {timeout_s}s")
+        done = -1
+        while time.time() < deadline:
+            try:
+                state = self.job_state(job_id)
+                completed = self.checkpoints_completed(job_id)
+            except (OSError, KeyError):  # the REST endpoint is briefly unavailable
+                time.sleep(0.5)
+                continue
+            if state not in ("CREATED", "INITIALIZING", "RUNNING", "RESTARTING"):
+                raise RuntimeError(f"job {job_id} is {state}, its outputs will not be committed")
+            if done < 0:
+                done = completed
+            elif completed >= done + 2:
+                return
             time.sleep(0.5)
+        raise RuntimeError(f"job {job_id}: no two completed checkpoints in {timeout_s}s")
 
     def restarts(self, job_id: str) -> int:
         """How many failures the job recovered from since it was submitted (its exception history)."""

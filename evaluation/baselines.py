@@ -41,9 +41,9 @@ class RawIsolationForest:
 
 def rolling_z(history: np.ndarray, rows: np.ndarray, window: int, min_rows: int = 10) -> np.ndarray:
     """Per row of ``rows``: max over metrics of |x - mean| / std of the ``window`` rows before it
-    (taken from ``history`` and earlier ``rows``). Missing values (NaN) are left out of the sums and
-    of the max; a metric with fewer than ``min_rows`` values before it does not count, and a row with
-    no metric left is NaN."""
+    (taken from ``history`` and earlier ``rows``). Missing values (NaN) and infinite ones are left out
+    of the sums and of the max (either would poison every later sum); a metric with fewer than
+    ``min_rows`` values before it does not count, and a row with no metric left is NaN."""
     hist = history[-window:]
     allr = np.concatenate([hist, rows]) if len(hist) else rows
     h = len(hist)

@@ -130,9 +130,16 @@ def test_the_replay_carries_the_rule_counters_over_from_the_warm_up_rows(tmp_pat
     assert (
         again.alert.tolist() == [1, 0, 0, 0] and again.onset is not None and again.onset.tolist() == [0] * 4
     )
-    assert RawRun(path).replay("e", ReplaySettings(threshold=2.5)).alert.tolist() == [0] * 4  # warm-up too
+    # a --threshold applies to the warm-up rows too: saved at 2.5 there, the warm-up alone opens nothing
+    assert saved.warm_inputs is not None
+    saved.warm_inputs["threshold"] = np.full(5, 2.5)
+    np.savez(path, **raw_arrays("e", saved))
+    own = RawRun(path).replay("e", ReplaySettings())
+    assert own.alert.tolist() == [0] * 4 and own.onset is not None and own.onset.tolist() == [0] * 4
+    assert RawRun(path).replay("e", ReplaySettings(threshold=1.5)).alert.tolist() == [1, 0, 0, 0]
 
-    # a real matrix run: its warm-up rows are saved, and the replay reproduces it
+    # a real matrix run saves its warm-up rows (the carry-over itself is tested above), and the replay
+    # reproduces the run
     rng = np.random.default_rng(2)
     train, test = rng.random((300, 3)), rng.random((200, 3))
     test[100:110] += 3
