@@ -657,7 +657,10 @@ HISTORY = [
     "  minutes). `make eval` alone on a fresh clone of 6077ce3: 22:56 wall, 1,375 s in the command",
     "  (SMD 173 s, its seed spread 340 s, NAB 860 s), `reports/eval.json` equal to the 45aee3c run's,",
     "  every raw score file byte-identical except SMD's `sentinel.npz`, which adds the warm-up arrays",
-    "  (its other 36 arrays equal).",
+    "  (its other 36 arrays equal). Again on a fresh clone of 919638f (with the label-time change):",
+    "  22:57 wall, 1,376 s (SMD 208 s, seed spread 310 s, NAB 856 s), the same report; in the run's",
+    "  details only two baselines' median minutes before the label moved (the latent Isolation Forest",
+    "  -10 -> -5, the z-score with episodes 65 -> 67.5). This page is from that run.",
 ]
 
 
