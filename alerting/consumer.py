@@ -11,6 +11,7 @@ from typing import Any
 
 from alerting.dedupe import AlertDeduper, format_alert, slack_payload
 from embedded.kafka import assign_from_start
+from embedded.kafka import consumer as consumer_for
 
 log = logging.getLogger(__name__)
 
@@ -69,19 +70,9 @@ class AlertConsumer:
         if consumer is not None:
             self.consumer = consumer
         elif group_id:
-            from confluent_kafka import Consumer
-
-            self.consumer = Consumer(
-                {
-                    "bootstrap.servers": bootstrap,
-                    "group.id": group_id,
-                    "enable.auto.commit": False,
-                    "auto.offset.reset": "earliest",
-                    "isolation.level": "read_committed",
-                    **(client or {}),
-                }
+            self.consumer = consumer_for(
+                bootstrap, [topic], group_id, **{"isolation.level": "read_committed", **(client or {})}
             )
-            self.consumer.subscribe([topic])
         else:
             self.consumer = assign_from_start(bootstrap, topic, **(client or {}))
         self.dedupe = AlertDeduper(cooldown_s)

@@ -209,6 +209,12 @@ class EntityDetector:
         ]
 
 
+def check_fits(config: Config, model: DetectionModel) -> None:
+    """Raise ValueError if ``model`` cannot score this stream (other metrics or feature count): the
+    ``ModelWatcher`` check of the job's submission and of each detector."""
+    EntityDetector(config, model)
+
+
 def featurize(events: list[MetricEvent] | Any, config: Config) -> tuple[np.ndarray, list[str], np.ndarray]:
     """Offline twin of the stream's feature path: (features (n, d), keys, event times (n,)).
 

@@ -108,7 +108,7 @@ class RawRun:
             excess = np.concatenate([a[f"{key}.warm_range_excess"], excess])
             rule_th = np.concatenate([warm_th, th])
         score, alert, onset = (x[w:] for x in replay_stream(model_score, excess, rule_th, settings.rule))
-        blank = ~np.isfinite(self.arrays[f"{key}.score"])  # e.g. NAB rows the first model learned from
+        blank = ~np.isfinite(a[f"{key}.score"])  # e.g. NAB rows the first model learned from
         score[blank] = np.nan
         alert[blank] = onset[blank] = 0
         thr = float(th[-1]) if len(th) else float("inf")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 import zlib
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +31,7 @@ from pyflink.datastream.functions import KeySelector
 from pyflink.java_gateway import get_gateway
 
 from detector.config import Config, ConfigError, load_config
-from detector.engine import EntityDetector
-from detector.model import DetectionModel
+from detector.engine import check_fits
 from detector.model_reload import ModelWatcher
 from detector.model_store import ModelIntegrityError
 from udfs.detect import LATE_TAG, SCORES_TAG, DetectAnomalies
@@ -247,11 +247,7 @@ def startup_model(cfg: Config) -> dict[str, Any]:
     """The manifest of the version the detectors will start from: the newest under ``job.model_dir`` that
     verifies and fits the stream, as each detector chooses it. Exits (before anything is submitted)
     when none does, naming every version and why it was refused."""
-
-    def fits(model: DetectionModel) -> None:
-        EntityDetector(cfg, model)  # raises ValueError if the metrics or the feature count differ
-
-    watcher = ModelWatcher(cfg.job.model_dir, 0, fits)
+    watcher = ModelWatcher(cfg.job.model_dir, 0, partial(check_fits, cfg))
     try:
         _, manifest = watcher.initial()
     except ModelIntegrityError as e:

@@ -12,13 +12,14 @@ from __future__ import annotations
 import json
 import logging
 import time
+from functools import partial
 
 from pyflink.common import Types
 from pyflink.datastream import KeyedProcessFunction, OutputTag
 from pyflink.datastream.state import MapStateDescriptor
 
 from detector.config import config_from_json
-from detector.engine import EntityDetector
+from detector.engine import EntityDetector, check_fits
 from detector.model_reload import ModelWatcher
 from detector.windows import LateEvent
 from udfs.progress import PROGRESS_TAG, ProgressCounter
@@ -54,7 +55,9 @@ class DetectAnomalies(KeyedProcessFunction):
         cfg = config_from_json(self.config_json)
         self.cfg = cfg
         # newest version that verifies (a tampered one is refused and logged), then polled for newer
-        self.models = ModelWatcher(cfg.job.model_dir, cfg.job.model_reload_interval_ms, self._fits)
+        self.models = ModelWatcher(
+            cfg.job.model_dir, cfg.job.model_reload_interval_ms, partial(check_fits, cfg)
+        )
         model, manifest = self.models.initial()
         self.detector = EntityDetector(cfg, model)
         self.emit_scores = cfg.job.emit_scores
@@ -145,9 +148,6 @@ class DetectAnomalies(KeyedProcessFunction):
             if self.writer.buffer and self._timer_at <= now_ms:
                 self._timer_at = now_ms + self.cfg.redis.flush_interval_ms
                 ctx.timer_service().register_processing_time_timer(self._timer_at)
-
-    def _fits(self, model) -> None:
-        EntityDetector(self.cfg, model)  # raises ValueError if metrics or feature count differ
 
     def _maybe_reload(self, now_ms: int) -> None:
         failures = self.models.failures
