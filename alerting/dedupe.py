@@ -9,10 +9,10 @@ class AlertDeduper:
     """``offer(anomaly)`` returns the anomaly if it opens a new alert, else None.
 
     An entity's alert stays open while its anomalies keep coming less than ``cooldown_s`` apart;
-    the next anomaly after a quiet ``cooldown_s`` opens a new alert. A range break that opens an
-    episode of its own (``episode_start`` and ``beyond_range``: a new extreme during an ongoing
-    incident) alerts inside the cooldown too. Duplicated records (same key and event time, e.g.
-    redelivered) never alert twice.
+    the next anomaly after a quiet ``cooldown_s`` opens a new alert. A range break or stuck metric that
+    opens an episode of its own (``episode_start`` with ``beyond_range`` or ``stuck``: a new extreme or a
+    metric that stopped changing, during an ongoing incident) alerts inside the cooldown too.
+    Duplicated records (same key and event time, e.g. redelivered) never alert twice.
     """
 
     def __init__(self, cooldown_s: float):
@@ -24,7 +24,9 @@ class AlertDeduper:
         key = anomaly["key"]
         t = int(anomaly["event_time_ms"])
         last = self.last_seen.get(key)
-        news = bool(anomaly.get("episode_start")) and bool(anomaly.get("beyond_range"))
+        news = bool(anomaly.get("episode_start")) and bool(
+            anomaly.get("beyond_range") or anomaly.get("stuck")
+        )
         if last is not None and (t <= last or (t - last < self.cooldown_ms and not news)):
             self.last_seen[key] = max(last, t)
             self.suppressed += 1

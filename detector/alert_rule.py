@@ -25,7 +25,7 @@ class AlertCounters(Protocol):
     alert_flags: int  # bit i: the score i rows ago was above the threshold
     quiet: int  # scored rows since the last anomaly
     calm: int  # calm rows (at or below the normal 99th percentile and the threshold) since then
-    break_quiet: int  # scored rows since the last range break
+    break_quiet: int  # scored rows since the last range break or stuck metric
 
 
 @dataclass
@@ -50,27 +50,27 @@ def range_break_score(model_score: Any, threshold: Any, excess: Any) -> Any:
 
 
 def decide(
-    c: AlertCounters, score: float, threshold: float, range_break: bool, cfg: AlertConfig
+    c: AlertCounters, score: float, threshold: float, at_once: bool, cfg: AlertConfig
 ) -> tuple[bool, bool]:
     """``(is_anomaly, episode_start)`` for one scored row, updating the counters.
 
-    An anomaly: ``cfg.k`` of the last ``cfg.n`` scores above the threshold, or a range break. It opens
-    an episode after ``cfg.episode_gap`` calm rows (scores hovering between normal and the threshold
-    have not settled), or after ``cfg.episode_max_gap`` rows of any kind (an entity that drifted above
-    normal is never calm, and must still page); a new extreme is news even inside an ongoing episode,
-    unless another range break came within the gap.
+    An anomaly: ``cfg.k`` of the last ``cfg.n`` scores above the threshold, or ``at_once`` (a range
+    break or a stuck metric). It opens an episode after ``cfg.episode_gap`` calm rows (scores hovering
+    between normal and the threshold have not settled), or after ``cfg.episode_max_gap`` rows of any
+    kind (an entity that drifted above normal is never calm, and must still page); an ``at_once``
+    anomaly is news even inside an ongoing episode, unless another came within the gap.
     """
     above = score > threshold
     c.alert_flags = ((c.alert_flags << 1) | int(above)) & ((1 << cfg.n) - 1)
-    is_anomaly = (above and bin(c.alert_flags).count("1") >= cfg.k) or range_break
+    is_anomaly = (above and bin(c.alert_flags).count("1") >= cfg.k) or at_once
     start = False
     gap = cfg.episode_gap
     if is_anomaly:
-        start = c.calm >= gap or c.quiet >= cfg.episode_max_gap or (range_break and c.break_quiet >= gap)
+        start = c.calm >= gap or c.quiet >= cfg.episode_max_gap or (at_once and c.break_quiet >= gap)
         c.quiet = c.calm = 0
     else:
         c.quiet = min(c.quiet + 1, COUNTER_MAX)
         if not is_unusual(score, threshold):
             c.calm = min(c.calm + 1, COUNTER_MAX)
-    c.break_quiet = 0 if range_break else min(c.break_quiet + 1, COUNTER_MAX)
+    c.break_quiet = 0 if at_once else min(c.break_quiet + 1, COUNTER_MAX)
     return is_anomaly, start

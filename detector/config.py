@@ -160,6 +160,11 @@ class AlertConfig:
     once, without k of n (a range break; Numenta's NAB detectors use the same 5% for their "spatial
     anomaly"). Its score is the larger of the model's and the threshold times the excess in units of
     this tolerance. 0 disables."""
+    stuck_rows: int = 12
+    """A metric whose value has not changed for more rows than this and than any run of one value the
+    model saw in training or the entity streamed is stuck: an anomaly at once, once per run, scored
+    ``STUCK_SCORE`` x the threshold unless the model scores it higher (:mod:`detector.stuck`). Metrics
+    constant throughout training are never stuck. 0 disables."""
     contributor_alpha: float = 0.1
     """EW weight of an unusual row's per-metric reconstruction error in the ``contributors`` ranking
     (a row scoring above the normal 99th percentile, calibrated score > 1, or above the threshold): an
@@ -371,6 +376,8 @@ def validate(cfg: Config) -> None:
         raise ConfigError("alert.contributor_alpha_normal must be in [0, 1]")
     if not 0.0 <= cfg.alert.range_tolerance < math.inf:
         raise ConfigError("alert.range_tolerance must be a finite number >= 0 (0: off)")
+    if not 0 <= cfg.alert.stuck_rows < 2**24:
+        raise ConfigError("alert.stuck_rows must be between 0 (off) and 16777215")
     if not 1 <= cfg.alert.episode_gap <= 255:
         raise ConfigError("alert.episode_gap must be between 1 and 255")
     if not cfg.alert.episode_gap <= cfg.alert.episode_max_gap <= 255:

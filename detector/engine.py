@@ -20,6 +20,7 @@ from detector.events import MetricEvent
 from detector.features import N_PER_METRIC, compute_features
 from detector.model import NORMAL_UPPER, DetectionModel
 from detector.seasonal import max_score
+from detector.stuck import STUCK_SCORE, stuck
 from detector.value_range import check_and_extend
 from detector.windows import EntityState, LateEvent, Row, observe
 
@@ -146,6 +147,13 @@ class EntityDetector:
         score = float(range_break_score(model_score, threshold, worst)) if range_break else model_score
         if range_break:
             driven_by = "range_break"
+        # a stuck metric: unchanged for longer than any run of one value seen, alerts at once, once per run
+        stuck_now = stuck(state.run, state.run_longest, self.model.value_runs, self.cfg.alert.stuck_rows)
+        is_stuck = bool(stuck_now.any())
+        if is_stuck:
+            score = max(score, STUCK_SCORE * threshold)
+            if not range_break:
+                driven_by = "stuck"
         alert_cfg = self.cfg.alert
         a = (
             alert_cfg.contributor_alpha
@@ -153,7 +161,7 @@ class EntityDetector:
             else alert_cfg.contributor_alpha_normal
         )
         state.contrib += a * (batch.metric_error[0] - state.contrib)
-        is_anomaly, episode_start = decide(state, score, threshold, range_break, alert_cfg)
+        is_anomaly, episode_start = decide(state, score, threshold, range_break or is_stuck, alert_cfg)
         record = dict(
             base,
             score=round(score, 6),
@@ -166,6 +174,9 @@ class EntityDetector:
         if range_break:
             record["beyond_range"] = [self.metrics[i] for i in np.flatnonzero(excess > 1.0)]
             record["range_excess"] = round(worst, 6)  # how far beyond, in tolerances
+        if is_stuck:
+            record["stuck"] = [self.metrics[i] for i in np.flatnonzero(stuck_now)]
+            record["stuck_rows"] = int(state.run[stuck_now].max())  # rows the value has not changed
         if is_anomaly:
             record["episode_start"] = episode_start
         out.scores.append(record)

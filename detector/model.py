@@ -75,6 +75,10 @@ class DetectionModel:
     """(2, n_metrics) lowest and highest value of each metric in the training rows (None: unknown, as in
     models exported before it); with the range an entity streams, the base of range breaks
     (:mod:`detector.value_range`)."""
+    value_runs: np.ndarray | None = None
+    """(n_metrics,) each metric's longest run of identical consecutive values in the training rows, NaN
+    for a metric that never changed (None: unknown, as in models exported before it); with the runs an
+    entity streams, the base of stuck metrics (:mod:`detector.stuck`)."""
     seasonal: SeasonalModel | None = None
     """Seasonal stage (:mod:`detector.seasonal`): each metric's period and residual calibration; the
     engine scores it from the entity's seasonal history and takes the higher of it and :meth:`score`.
@@ -149,6 +153,8 @@ class DetectionModel:
             out["metric_cap"] = self.metric_cap
         if self.value_range is not None:
             out["value_range"] = self.value_range
+        if self.value_runs is not None:
+            out["value_runs"] = self.value_runs
         if self.seasonal is not None:
             out.update(self.seasonal.to_arrays())
         out.update(to_arrays("encoder", self.encoder))
@@ -171,6 +177,9 @@ class DetectionModel:
         value_range = arrays.get("value_range")  # absent in models exported before range breaks
         if value_range is not None and value_range.shape != (2, len(metrics)):
             raise ValueError(f"value_range has shape {value_range.shape}, expected (2, {len(metrics)})")
+        value_runs = arrays.get("value_runs")  # absent in models exported before stuck metrics
+        if value_runs is not None and value_runs.shape != (len(metrics),):
+            raise ValueError(f"value_runs has shape {value_runs.shape}, expected ({len(metrics)},)")
         seasonal = SeasonalModel.from_arrays(arrays)  # absent in models exported before the seasonal stage
         if seasonal is not None and seasonal.periods.shape != (len(metrics),):
             raise ValueError(
@@ -197,6 +206,7 @@ class DetectionModel:
             version=version,
             metric_cap=metric_cap,
             value_range=value_range,
+            value_runs=value_runs,
             seasonal=seasonal,
             peers=peers,
         )

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from detector.events import MetricEvent
+from detector.stuck import track
 
 # n_metrics, length, last_ts, pending_ts, count, pos, flags, quiet, break_quiet, calm,
 # season_length, season_pos, season_count, season_anchor_ms
@@ -22,7 +23,7 @@ _HEADER_S6 = struct.Struct("<HHqqIIBBBBIII")
 _HEADER_S5 = struct.Struct("<HHqqIIBBBB")
 _HEADER_S4 = struct.Struct("<HHqqIIBBB")
 _HEADER_S1_TO_S3 = struct.Struct("<HHqqIIBB")
-_VERSION_MAGIC = b"S7"
+_VERSION_MAGIC = b"S8"
 _FORMATS = {
     b"S1": (_HEADER_S1_TO_S3, 5),
     b"S2": (_HEADER_S1_TO_S3, 6),
@@ -30,12 +31,13 @@ _FORMATS = {
     b"S4": (_HEADER_S4, 8),
     b"S5": (_HEADER_S5, 8),
     b"S6": (_HEADER_S6, 8),
-    _VERSION_MAGIC: (_HEADER, 8),
+    b"S7": (_HEADER, 8),
+    _VERSION_MAGIC: (_HEADER, 10),
 }
 """Header and number of per-metric arrays after the ring, by format: S1 (before contributor smoothing),
 S2 (before the streamed value range), S3 (before the range-break counter), S4 (before the calm-row
-counter), S5 (before the seasonal history) and S6 (before the seasonal grid's anchor) still load, so a
-job restored from an older savepoint keeps its windows."""
+counter), S5 (before the seasonal history), S6 (before the seasonal grid's anchor) and S7 (before the
+runs of unchanged values) still load, so a job restored from an older savepoint keeps its windows."""
 
 
 @dataclass
@@ -51,6 +53,9 @@ class EntityState:
     contrib: np.ndarray  # (n_metrics,) EW mean of each metric's reconstruction error (contributors)
     seen_low: np.ndarray  # (n_metrics,) lowest value streamed so far (NaN until seen; range breaks)
     seen_high: np.ndarray  # (n_metrics,) highest value streamed so far
+    run: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (n_metrics,) rows the current value
+    # has repeated (stuck metrics, :mod:`detector.stuck`; 0 until seen)
+    run_longest: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (n_metrics,) longest finished run
     pos: int = 0  # next write index in ``ring``
     count: int = 0  # complete rows since every metric has been seen
     last_ts: int = -1  # event time of the newest completed row
@@ -82,6 +87,8 @@ class EntityState:
             contrib=np.zeros(n_metrics),
             seen_low=nan.copy(),
             seen_high=nan.copy(),
+            run=np.zeros(n_metrics),
+            run_longest=np.zeros(n_metrics),
         )
 
     @property
@@ -109,9 +116,7 @@ class EntityState:
         return np.roll(self.ring, -self.pos, axis=0)
 
     def to_bytes(self) -> bytes:
-        """Compact serialisation: header + float32 arrays. A state without seasonal history is written in
-        format S5, which jobs built before the seasonal stage still read (a savepoint can go back to an
-        older job)."""
+        """Compact serialisation: header + float32 arrays."""
         length, m = self.ring.shape
         fields = (
             m,
@@ -125,13 +130,9 @@ class EntityState:
             min(self.break_quiet, 255),
             min(self.calm, 255),
         )
-        if self.season_length:
-            magic = _VERSION_MAGIC
-            header = _HEADER.pack(
-                *fields, self.season_length, self.season_pos, self.season_count, self.season_anchor_ms
-            )
-        else:
-            magic, header = b"S5", _HEADER_S5.pack(*fields)
+        header = _HEADER.pack(
+            *fields, self.season_length, self.season_pos, self.season_count, self.season_anchor_ms
+        )
         arrays = np.concatenate(
             [
                 self.ring.ravel(),
@@ -143,10 +144,12 @@ class EntityState:
                 self.contrib,
                 self.seen_low,
                 self.seen_high,
+                self.run,
+                self.run_longest,
                 self.season.ravel(),
             ]
         ).astype(np.float32)
-        return magic + header + arrays.tobytes()
+        return _VERSION_MAGIC + header + arrays.tobytes()
 
     @classmethod
     def from_bytes(cls, data: bytes) -> EntityState:
@@ -182,6 +185,9 @@ class EntityState:
             seen = count > 0
             parts.append(ring.min(axis=0) if seen else np.full(m, np.nan))
             parts.append(ring.max(axis=0) if seen else np.full(m, np.nan))
+        if n_arrays < 10:  # runs unknown before S8: the current one counts from here, none finished yet
+            parts.append(np.where(np.isnan(parts[0]), 0.0, 1.0))
+            parts.append(np.zeros(m))
         end = n + n_arrays * m
         return cls(
             season=arr[end : end + season_length * m].reshape(season_length, m).copy(),
@@ -197,6 +203,8 @@ class EntityState:
             contrib=parts[5],
             seen_low=parts[6],
             seen_high=parts[7],
+            run=parts[8],
+            run_longest=parts[9],
             pos=pos,
             count=count,
             last_ts=last_ts,
@@ -268,8 +276,10 @@ def flush_pending(
 def _complete(state: EntityState, ewma_alpha: float, baseline_alpha: float, season_step_ms: int = 0) -> Row:
     previous_ts = state.last_ts
     observed = ~np.isnan(state.pending)
+    previous = state.last
     state.last = np.where(observed, state.pending, state.last)
     values = state.last.copy()
+    track(state.run, state.run_longest, previous, values)  # a metric not observed repeats its last value
     row = Row(state.pending_ts, values, observed)
     state.last_ts = state.pending_ts
     state.pending_ts = -1

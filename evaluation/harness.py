@@ -2,9 +2,9 @@
 
 Our detector (:class:`SentinelDetector`) is the job's own path: ``MetricEvent`` -> ``EntityDetector.step``
 (the function the Flink KeyedProcessFunction calls: rolling window, numba features, autoencoder ->
-Isolation Forest, calibrated score, threshold, k-of-n alert or range break) -> score record. Models come from
-``training.train.fit``. Online by construction: a detector scores a chunk of rows in time order, one
-event at a time, and is (re)fitted only on rows that precede the next chunk.
+Isolation Forest, calibrated score, threshold, k-of-n alert, range break or stuck metric) -> score
+record. Models come from ``training.train.fit``. Online by construction: a detector scores a chunk of
+rows in time order, one event at a time, and is (re)fitted only on rows that precede the next chunk.
 
 - Matrix data (SMD): fit on the train split; the entity state is warmed on the train split's tail
   (the minutes just before the test split); every test row is then scored.
@@ -157,8 +157,9 @@ class SentinelDetector:
         alert = np.zeros(n, dtype=np.int8)
         onset = np.zeros(n, dtype=np.int8)
         contrib = np.full((n, len(self.metrics)), np.nan)
-        range_score = np.full(n, np.nan)  # a range break's record score (NaN elsewhere)
+        at_once_score = np.full(n, np.nan)  # a range break's or stuck row's record score (NaN elsewhere)
         range_excess = np.zeros(n)  # a range break's excess in tolerances (0 elsewhere)
+        stuck = np.zeros(n, dtype=np.int8)  # 1: a metric became stuck on this row
         seasonal = np.full(n, np.nan)  # the seasonal stage's score, where the model has one
         blob = self.state.to_bytes()
         for i, ev in enumerate(events(self.key, self.metrics, rows, times_ms)):
@@ -172,9 +173,11 @@ class SentinelDetector:
             for rec in out.scores:
                 alert[i] = rec["status"] == "anomaly"
                 onset[i] = bool(rec.get("episode_start"))
+                if "beyond_range" in rec or "stuck" in rec:
+                    at_once_score[i] = rec["score"]
                 if "beyond_range" in rec:
-                    range_score[i] = rec["score"]
                     range_excess[i] = rec["range_excess"]
+                stuck[i] = "stuck" in rec
                 if "seasonal_score" in rec:
                     seasonal[i] = rec["seasonal_score"]
             for _, f in out.features:
@@ -191,7 +194,7 @@ class SentinelDetector:
         if ok.any():
             batch = model.score(feats[ok])  # the same function step() called, batched
             model_score[ok] = np.fmax(batch.score, seasonal[ok])
-            score[ok] = np.fmax(model_score[ok], range_score[ok])
+            score[ok] = np.fmax(model_score[ok], at_once_score[ok])
             recon[ok] = batch.recon
             forest[ok] = batch.iforest
             z, _, _, _ = model.reconstruct(feats[ok])
@@ -206,7 +209,7 @@ class SentinelDetector:
                 th["sentinel"],
                 contrib,
                 onset,
-                {"model_score": model_score, "range_excess": range_excess},
+                {"model_score": model_score, "range_excess": range_excess, "stuck": stuck},
             ),
             "autoencoder": Chunk(recon, (recon > th["autoencoder"]).astype(np.int8), th["autoencoder"]),
             "iforest_stage": Chunk(forest, (forest > model.threshold).astype(np.int8), model.threshold),

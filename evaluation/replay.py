@@ -1,7 +1,8 @@
 """A finished run's saved scores through the alert rule again, with other settings, in seconds.
 
 Every run of our detector saves, per row, what its alert rule read (``raw/sentinel.npz``: the model's
-score before range breaks, each range break's excess, the threshold). :func:`replay_stream` applies the
+score before range breaks, each range break's excess, the rows where a metric became stuck, the
+threshold). :func:`replay_stream` applies the
 rule the job runs (:func:`detector.alert_rule.decide`) to them with another threshold, k of n or episode
 gap, and the run's scorers grade the result, so a sweep of those settings is a command anyone can rerun,
 not a script beside the code. With the run's own settings it reproduces the run's alerts and episode
@@ -20,6 +21,7 @@ import numpy as np
 
 from detector.alert_rule import Counters, decide, range_break_score
 from detector.config import AlertConfig
+from detector.stuck import STUCK_SCORE
 from evaluation.cli import RULE_FIELDS, artefact_dir
 from evaluation.datasets import DatasetError, MatrixEntity, NabFile, load_matrix, load_nab
 from evaluation.harness import SeriesScores
@@ -53,18 +55,24 @@ def replay_stream(
     range_excess: np.ndarray,
     threshold: np.ndarray,
     rule: AlertConfig,
+    stuck: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(score, alert, onset)`` of one stream: each row's record score (a range break's is the larger of
-    the model's and the threshold times its excess, as in the engine), whether it is an anomaly, and
-    whether it opens an episode. Rows whose model score is NaN were not scored and decide nothing."""
+    the model's and the threshold times its excess, a stuck row's at least ``STUCK_SCORE`` x the
+    threshold, as in the engine), whether it is an anomaly, and whether it opens an episode. Rows whose
+    model score is NaN were not scored and decide nothing. ``stuck``: 1 where a metric became stuck
+    (None: nowhere)."""
     breaks = range_excess > 0
     score = model_score.astype(float)
     score[breaks] = range_break_score(model_score[breaks], threshold[breaks], range_excess[breaks])
+    stuck_rows = np.zeros(len(score), dtype=bool) if stuck is None else np.asarray(stuck) > 0
+    score[stuck_rows] = np.fmax(score[stuck_rows], STUCK_SCORE * threshold[stuck_rows])
+    at_once = breaks | stuck_rows
     alert = np.zeros(len(score), dtype=np.int8)
     onset = np.zeros(len(score), dtype=np.int8)
     counters = Counters()
     for i in np.flatnonzero(np.isfinite(model_score)):
-        is_anomaly, start = decide(counters, float(score[i]), float(threshold[i]), bool(breaks[i]), rule)
+        is_anomaly, start = decide(counters, float(score[i]), float(threshold[i]), bool(at_once[i]), rule)
         alert[i], onset[i] = is_anomaly, start
     return score, alert, onset
 
@@ -99,6 +107,7 @@ class RawRun:
         saved_th = a[f"{key}.threshold"].astype(float)
         th = saved_th if settings.threshold is None else np.full(len(saved_th), settings.threshold)
         model_score, excess, rule_th = a[f"{key}.model_score"], a[f"{key}.range_excess"], th
+        stuck = a.get(f"{key}.stuck", np.zeros(len(th), dtype=np.int8))  # none in runs before stuck metrics
         w = len(a.get(f"{key}.warm_model_score", ()))
         if w:  # the rule's counters carry over from the warm-up rows, as in the run: decide them first
             warm_th = a[f"{key}.warm_threshold"].astype(float)
@@ -106,8 +115,10 @@ class RawRun:
                 warm_th = np.full(w, settings.threshold)
             model_score = np.concatenate([a[f"{key}.warm_model_score"], model_score])
             excess = np.concatenate([a[f"{key}.warm_range_excess"], excess])
+            stuck = np.concatenate([a.get(f"{key}.warm_stuck", np.zeros(w, dtype=np.int8)), stuck])
             rule_th = np.concatenate([warm_th, th])
-        score, alert, onset = (x[w:] for x in replay_stream(model_score, excess, rule_th, settings.rule))
+        replayed = replay_stream(model_score, excess, rule_th, settings.rule, stuck)
+        score, alert, onset = (x[w:] for x in replayed)
         blank = ~np.isfinite(a[f"{key}.score"])  # e.g. NAB rows the first model learned from
         score[blank] = np.nan
         alert[blank] = onset[blank] = 0

@@ -107,6 +107,7 @@ class LastValueModel:
     metrics = ("a",)
     version = "fixed"
     value_range = None
+    value_runs = None
     seasonal = None
     feature_mean = np.zeros(N_PER_METRIC)
 
@@ -170,6 +171,7 @@ def test_contributors_rank_metrics_by_their_smoothed_error():
         threshold = 1.5
         version = "fixed"
         value_range = None
+        value_runs = None
         seasonal = None
         feature_mean = np.zeros(28)
 
@@ -228,6 +230,7 @@ def test_an_unusual_row_with_a_value_beyond_every_value_seen_alerts_at_once():
         seasonal = None
         feature_mean = np.zeros(28)
         value_range = None
+        value_runs = None
 
         def score(self, feats):
             s = np.array([1.2 if not 0.0 <= feats[0] <= 1.0 else 0.0])
@@ -285,6 +288,7 @@ def test_a_range_break_during_an_ongoing_episode_opens_an_episode_of_its_own():
         seasonal = None
         feature_mean = np.zeros(28)
         value_range = np.array([[0.0, 4.0], [1.0, 6.0]])
+        value_runs = None
 
         def score(self, feats):
             s = np.array([2.0 if feats[N_PER_METRIC] > 5.5 else 0.0])
@@ -343,3 +347,54 @@ def test_a_state_saved_under_another_stream_shape_starts_over_instead_of_failing
     # the step goes on from the new state: the entity is warming up again
     out = det.step(fresh, events[0], events[0].timestamp_ms)
     assert [r["status"] for r in out.scores] in ([], ["warming_up"])
+
+
+def test_a_metric_unchanged_for_longer_than_ever_seen_alerts_once_per_run():
+    """A stuck metric: its value repeated for more rows than ``alert.stuck_rows`` and than any run the
+    model saw in training or the entity streamed, alerts at once, once per run, whatever the model says;
+    a metric constant throughout training (NaN run) never does."""
+    from detector.config import load_config
+    from detector.model import ScoreBatch
+
+    class Calm:
+        """A stand-in model that scores every row 0 (a flat line looks ordinary to it)."""
+
+        metrics = ("a", "b")
+        threshold = 1.5
+        version = "stand-in"
+        seasonal = None
+        feature_mean = np.zeros(28)
+        value_range = None
+        value_runs = np.array([15.0, np.nan])  # a repeated a value 15 rows at most; b never changed
+
+        def score(self, feats):
+            s = np.zeros(1)
+            return ScoreBatch(s, s, s, np.ones((1, 2)), np.zeros((1, 2)))
+
+    def run_rows(rows, stuck_rows=12, runs=Calm.value_runs):
+        cfg = load_config(env={}, overrides=["stream.metrics=a,b", f"alert.stuck_rows={stuck_rows}"])
+        model = Calm()
+        model.value_runs = runs
+        det = EntityDetector(cfg, model)  # type: ignore[arg-type]
+        st = det.new_state()
+        normal = [(float(i % 7), 3.0) for i in range(cfg.window.warmup + 20)]
+        records = []
+        for t, (a, b) in enumerate(normal + rows):
+            out = det.step(st, MetricEvent("k", 1000 * (t + 1), {"a": a, "b": b}), 0)
+            st = EntityState.from_bytes(st.to_bytes())  # the job's round trip keeps the runs
+            records += out.scores
+        return records[len(normal) :]
+
+    # a stuck at 9.0 for 30 rows: the 16th row of the run is longer than the model's 15
+    recs = run_rows([(9.0, 3.0)] * 30 + [(1.0, 3.0)] + [(9.0, 3.0)] * 35)
+    stuck = [i for i, r in enumerate(recs) if r["status"] == "anomaly"]
+    assert stuck == [15, 61]  # the second run (from row 31) must outlast the first, 30 rows: its 31st
+    first = recs[15]
+    assert first["stuck"] == ["a"] and first["stuck_rows"] == 16 and first["episode_start"] is True
+    assert first["score"] == pytest.approx(1.5 * 1.5)
+    assert all("stuck" not in r for i, r in enumerate(recs) if i not in stuck)
+    # off, a model exported without runs, or a bigger floor than the run: no anomaly
+    rows = [(9.0, 3.0)] * 30
+    assert "anomaly" not in [r["status"] for r in run_rows(rows, stuck_rows=0)]
+    assert "anomaly" not in [r["status"] for r in run_rows(rows, runs=None)]
+    assert "anomaly" not in [r["status"] for r in run_rows(rows, stuck_rows=40)]

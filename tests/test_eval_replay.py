@@ -152,3 +152,17 @@ def test_the_replay_carries_the_rule_counters_over_from_the_warm_up_rows(tmp_pat
     np.testing.assert_array_equal(again.alert, ran.alert)
     assert ran.onset is not None and again.onset is not None
     np.testing.assert_array_equal(again.onset, ran.onset)
+
+
+def test_the_replay_alerts_at_once_on_a_stuck_row_as_the_engine_does():
+    from detector.config import AlertConfig
+    from evaluation.replay import replay_stream
+
+    model_score = np.array([0.1, 0.2, 0.1, 0.1, 3.0])
+    th = np.full(5, 1.5)
+    stuck = np.array([0, 1, 0, 0, 0], dtype=np.int8)
+    score, alert, onset = replay_stream(model_score, np.zeros(5), th, AlertConfig(), stuck)
+    assert alert.tolist() == [0, 1, 0, 0, 0] and onset.tolist() == [0, 1, 0, 0, 0]
+    assert score[1] == 1.5 * 1.5 and score[0] == 0.1
+    # saved runs before stuck metrics existed have no stuck rows: nothing alerts at once
+    assert replay_stream(model_score, np.zeros(5), th, AlertConfig())[1].tolist() == [0] * 5

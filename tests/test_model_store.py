@@ -42,6 +42,8 @@ def test_exported_model_loads_and_scores_like_the_fitted_one(model_dir, fitted):
         np.testing.assert_allclose(loaded.score_pair(x).score, peer.score_pair(x).score)
     assert model.metric_cap is not None and fitted.model.metric_cap is not None
     np.testing.assert_array_equal(model.metric_cap, fitted.model.metric_cap)
+    assert model.value_runs is not None and fitted.model.value_runs is not None
+    np.testing.assert_array_equal(model.value_runs, fitted.model.value_runs)
 
 
 def test_parent_directory_resolves_to_newest_version(model_dir):

@@ -99,17 +99,25 @@ def test_windows_never_produce_nan_features(steps):
             assert np.isfinite(compute_features(s, 3)).all()
 
 
-_COUNTERS_AFTER_QUIET = {b"S1": 0, b"S2": 0, b"S3": 0, b"S4": 1, b"S5": 2}  # S4: break_quiet, S5: calm
+# header bytes after ``quiet`` each older format kept: S4 break_quiet, S5 calm, S7 the seasonal fields
+_AFTER_QUIET = {b"S1": 0, b"S2": 0, b"S3": 0, b"S4": 1, b"S5": 2, b"S7": 2 + struct.calcsize("<IIIq")}
+
+
+def without_runs(body: bytes, n_metrics: int, season_rows: int) -> bytes:
+    """A state's arrays without the two run arrays S8 added (between the range and the seasonal rows)."""
+    season = season_rows * n_metrics * 4
+    end = len(body) - season
+    return body[: end - 2 * n_metrics * 4] + body[end:]
 
 
 def as_format(magic: bytes, current: bytes, dropped_arrays: int) -> bytes:
-    """A current state without seasonal history (written as S5) in an older format: its header without
-    the counters that format lacks (S1-S3: break_quiet and calm; S4: calm), and without the last
-    ``dropped_arrays`` per-metric arrays (2 metrics here)."""
-    assert current[:2] == b"S5"
+    """A current (S8) state without seasonal history in an older format: its header without the fields
+    that format lacks (S1-S3: break_quiet and calm; S4: calm; S1-S5: the seasonal fields), and without
+    the run arrays and the last ``dropped_arrays`` per-metric arrays before them (2 metrics here)."""
+    assert current[:2] == b"S8"
     to_quiet = 2 + struct.calcsize("<HHqqIIBB")
-    body = current[2 + struct.calcsize("<HHqqIIBBBB") :]
-    kept = current[2 : to_quiet + _COUNTERS_AFTER_QUIET[magic]]
+    body = without_runs(current[2 + struct.calcsize("<HHqqIIBBBBIIIq") :], 2, 0)
+    kept = current[2 : to_quiet + _AFTER_QUIET[magic]]
     return magic + kept + body[: len(body) - dropped_arrays * 2 * 4]
 
 
@@ -126,7 +134,7 @@ def test_state_saved_before_contributor_smoothing_still_loads():
     with pytest.raises(ValueError, match="unknown entity state format"):
         EntityState.from_bytes(b"S9" + new[2:])
     with pytest.raises(
-        ValueError, match=r"entity state of \d+ bytes; format S5 with 2 metrics, 5 rows and 0 seasonal rows"
+        ValueError, match=r"entity state of \d+ bytes; format S8 with 2 metrics, 5 rows and 0 seasonal rows"
     ):
         EntityState.from_bytes(new[:-4])  # truncated
 
@@ -168,7 +176,7 @@ def test_state_keeps_the_calm_counter_and_loads_s4_with_every_quiet_row_as_calm(
         observe(s, ev(1000 * (t + 1), a=float(t), b=1.0), M, 0.3, 0.02)
     s.quiet, s.break_quiet, s.calm = 40, 9, 12
     new = s.to_bytes()
-    assert new[:2] == b"S5"  # no seasonal history: the format older jobs read
+    assert new[:2] == b"S8"
     back = EntityState.from_bytes(new)
     assert (back.quiet, back.break_quiet, back.calm) == (40, 9, 12)
     old = EntityState.from_bytes(as_format(b"S4", new, dropped_arrays=0))  # S4: no calm counter
@@ -181,7 +189,7 @@ def test_state_keeps_its_seasonal_history_and_loads_s5_without_one():
     for t in range(6):
         observe(s, ev(1000 * (t + 1), a=float(t), b=10.0 + t), M, 0.3, 0.02)
     assert (s.season_count, s.season_pos) == (4, 2)  # six rows through a ring of four
-    assert s.to_bytes()[:2] == b"S7"
+    assert s.to_bytes()[:2] == b"S8"
     back = EntityState.from_bytes(s.to_bytes())
     assert (back.season_length, back.season_pos, back.season_count) == (4, 2, 4)
     np.testing.assert_array_equal(back.season, s.season)
@@ -213,7 +221,9 @@ def test_state_keeps_its_seasonal_history_and_loads_s5_without_one():
     assert back.season_anchor_ms == half.season_anchor_ms > 0
     # an S6 state (before the anchor) loads, and anchors again at its next row
     data, size = half.to_bytes(), struct.calcsize("<HHqqIIBBBBIIIq")
-    s6 = EntityState.from_bytes(b"S6" + data[2 : 2 + size - 8] + data[2 + size :])  # header without it
+    s6 = EntityState.from_bytes(  # header without the anchor, arrays without the runs
+        b"S6" + data[2 : 2 + size - 8] + without_runs(data[2 + size :], 2, 64)
+    )
     assert s6.season_anchor_ms == -1 and s6.season_count == 50
     np.testing.assert_array_equal(s6.season, half.season)
     observe(s6, ev(50_510, a=50.0, b=1.0), M, 0.3, 0.02, season_step_ms=1000)
@@ -222,7 +232,7 @@ def test_state_keeps_its_seasonal_history_and_loads_s5_without_one():
     for t in range(3):
         observe(plain, ev(1000 * (t + 1), a=float(t), b=1.0), M, 0.3, 0.02)
     plain.calm = 7
-    assert plain.to_bytes()[:2] == b"S5"  # what jobs built before the seasonal stage read
+    assert plain.to_bytes()[:2] == b"S8"
     old = EntityState.from_bytes(plain.to_bytes())
     assert old.season_length == 0 and old.season_count == 0 and old.calm == 7
     np.testing.assert_allclose(old.window(), plain.window(), rtol=1e-6)
@@ -247,3 +257,25 @@ def test_resizing_the_seasonal_history_keeps_the_newest_rows_in_order():
     assert s.season[:4, 0].tolist() == [4.0, 5.0, 6.0, 7.0] and s.season_count == 4
     s.resize_season(0)
     assert s.season_length == 0 and s.season_count == 0
+
+
+def test_state_counts_runs_of_unchanged_values_across_a_round_trip_and_loads_s7_without_them():
+    s = EntityState.new(2, 5)
+    for t, a in enumerate([1.0, 1.0, 1.0, 2.0, 2.0, 0.1]):
+        observe(s, ev(1000 * (t + 1), a=a, b=5.0), M, 0.3, 0.02)
+    assert s.run.tolist() == [1.0, 6.0] and s.run_longest.tolist() == [3.0, 0.0]
+    back = EntityState.from_bytes(s.to_bytes())
+    # 0.1 is stored as float32: the same value streamed again continues the run after the restore
+    observe(back, ev(7000, a=0.1, b=5.0), M, 0.3, 0.02)
+    assert back.run.tolist() == [2.0, 7.0] and back.run_longest.tolist() == [3.0, 0.0]
+    # a metric not observed in a row repeats its last value: it counts as unchanged
+    observe(back, ev(8000, a=0.7), M, 0.3, 0.02)
+    observe(back, ev(9000, a=0.8), M, 0.3, 0.02)
+    assert back.run.tolist() == [1.0, 8.0] and back.run_longest.tolist() == [3.0, 0.0]
+    # S7 (before the runs): the current run counts from the restore, no run finished yet
+    old = EntityState.from_bytes(as_format(b"S7", s.to_bytes(), dropped_arrays=0))
+    assert old.run.tolist() == [1.0, 1.0] and old.run_longest.tolist() == [0.0, 0.0]
+    assert EntityState.from_bytes(as_format(b"S7", EntityState.new(2, 5).to_bytes(), 0)).run.tolist() == [
+        0.0,
+        0.0,
+    ]

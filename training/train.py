@@ -20,6 +20,7 @@ from detector.inference import DenseStack, ForestArrays
 from detector.model import Calibration, DetectionModel
 from detector.model_store import INFERENCE_FILE, model_format, write_manifest
 from detector.seasonal import MAX_PERIOD, SeasonalModel, fit_seasonal, regular_step_ms
+from detector.stuck import training_runs
 from detector.value_range import training_range
 
 
@@ -178,6 +179,9 @@ def fit(
         raise ValueError("members must be at least 1")
     first = _fit_pair(x, config, params, progress, warm_start)
     first.model.value_range = training_range(x, len(config.stream.metrics))
+    first.model.value_runs = training_runs(
+        [last_values(x[idx], len(config.stream.metrics)) for idx in entity_rows(len(x), keys)]
+    )
     first.model.seasonal = seasonal_stage(x, config, params, keys, times_ms)
     if first.model.seasonal is not None:
         first.summary["seasonal_periods"] = first.model.seasonal.periods.tolist()
@@ -195,6 +199,16 @@ def fit(
             sum(f.summary["autoencoder_seconds"] for f in (first, *first.peers)), 1
         )
     return first
+
+
+def entity_rows(n_rows: int, keys: Sequence[str] | None) -> list[np.ndarray]:
+    """Row indices per entity, in row order (``keys``: each row's entity; None: one entity)."""
+    if keys is None:
+        return [np.arange(n_rows)]
+    order: dict[str, list[int]] = {}
+    for i, k in enumerate(keys):
+        order.setdefault(k, []).append(i)
+    return [np.asarray(idx) for idx in order.values()]
 
 
 def seasonal_stage(
@@ -215,13 +229,7 @@ def seasonal_stage(
     if not 0 < params.seasonal_max_period <= MAX_PERIOD:
         raise ValueError(f"seasonal_max_period must be between 1 and {MAX_PERIOD} rows")
     values = last_values(x, n_metrics)
-    if keys is None:
-        groups = [np.arange(len(x))]
-    else:
-        order: dict[str, list[int]] = {}
-        for i, k in enumerate(keys):
-            order.setdefault(k, []).append(i)
-        groups = [np.asarray(idx) for idx in order.values()]
+    groups = entity_rows(len(x), keys)
     step = 0 if times_ms is None else regular_step_ms([np.asarray(times_ms)[idx] for idx in groups])
     short = config.window.short
     return fit_seasonal(

@@ -84,6 +84,7 @@ class DetectAnomalies(KeyedProcessFunction):
         self.m_rows = group.counter("rows_scored")
         self.m_anomalies = group.counter("anomalies")
         self.m_range_breaks = group.counter("range_breaks")
+        self.m_stuck = group.counter("stuck_metrics")
         self.m_late = group.counter("events_late")
         self.m_state_resets = group.counter("entity_state_resets")
         self._reset_logged = False
@@ -133,6 +134,8 @@ class DetectAnomalies(KeyedProcessFunction):
             self.m_anomalies.inc()
             if "beyond_range" in rec:
                 self.m_range_breaks.inc()
+            if "stuck" in rec:
+                self.m_stuck.inc()
             yield f"{event.key}\t{json.dumps(rec)}"
         for rec in out.scores:
             if rec["status"] == "warming_up":
