@@ -9,9 +9,9 @@ class AlertDeduper:
     """``offer(anomaly)`` returns the anomaly if it opens a new alert, else None.
 
     An entity's alert stays open while its anomalies keep coming less than ``cooldown_s`` apart;
-    the next anomaly after a quiet ``cooldown_s`` opens a new alert. A range break or stuck metric that
-    opens an episode of its own (``episode_start`` with ``beyond_range`` or ``stuck``: a new extreme or a
-    metric that stopped changing, during an ongoing incident) alerts inside the cooldown too.
+    the next anomaly after a quiet ``cooldown_s`` opens a new alert. A range break or stuck entity that
+    opens an episode of its own (``episode_start`` with ``beyond_range`` or ``stuck``: a new extreme or
+    metrics that stopped changing, during an ongoing incident) alerts inside the cooldown too.
     Duplicated records (same key and event time, e.g. redelivered) never alert twice.
     """
 

@@ -25,7 +25,7 @@ class AlertCounters(Protocol):
     alert_flags: int  # bit i: the score i rows ago was above the threshold
     quiet: int  # scored rows since the last anomaly
     calm: int  # calm rows (at or below the normal 99th percentile and the threshold) since then
-    break_quiet: int  # scored rows since the last range break or stuck metric
+    break_quiet: int  # scored rows since the last range break or stuck entity
 
 
 @dataclass
@@ -55,7 +55,7 @@ def decide(
     """``(is_anomaly, episode_start)`` for one scored row, updating the counters.
 
     An anomaly: ``cfg.k`` of the last ``cfg.n`` scores above the threshold, or ``at_once`` (a range
-    break or a stuck metric). It opens an episode after ``cfg.episode_gap`` calm rows (scores hovering
+    break or a stuck entity). It opens an episode after ``cfg.episode_gap`` calm rows (scores hovering
     between normal and the threshold have not settled), or after ``cfg.episode_max_gap`` rows of any
     kind (an entity that drifted above normal is never calm, and must still page); an ``at_once``
     anomaly is news even inside an ongoing episode, unless another came within the gap.

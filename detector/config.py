@@ -161,10 +161,10 @@ class AlertConfig:
     anomaly"). Its score is the larger of the model's and the threshold times the excess in units of
     this tolerance. 0 disables."""
     stuck_rows: int = 12
-    """A metric whose value has not changed for more rows than this and than any run of one value the
-    model saw in training or the entity streamed is stuck: an anomaly at once, once per run, scored
-    ``STUCK_SCORE`` x the threshold unless the model scores it higher (:mod:`detector.stuck`). Metrics
-    constant throughout training are never stuck. 0 disables."""
+    """An entity whose every metric that changed in training has not changed for more rows than this and
+    than any run of one value the model saw in training or the entity streamed is stuck: an anomaly at
+    once, once per stuck spell, scored ``STUCK_SCORE`` x the threshold unless the model scores it higher
+    (:mod:`detector.stuck`). Metrics constant throughout training are left out. 0 disables."""
     contributor_alpha: float = 0.1
     """EW weight of an unusual row's per-metric reconstruction error in the ``contributors`` ranking
     (a row scoring above the normal 99th percentile, calibrated score > 1, or above the threshold): an

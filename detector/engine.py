@@ -147,9 +147,9 @@ class EntityDetector:
         score = float(range_break_score(model_score, threshold, worst)) if range_break else model_score
         if range_break:
             driven_by = "range_break"
-        # a stuck metric: unchanged for longer than any run of one value seen, alerts at once, once per run
-        stuck_now = stuck(state.run, state.run_longest, self.model.value_runs, self.cfg.alert.stuck_rows)
-        is_stuck = bool(stuck_now.any())
+        # stuck: every varying metric unchanged for longer than any run seen; alerts at once, once per spell
+        runs = self.model.value_runs
+        is_stuck = stuck(state.run, state.run_longest, runs, self.cfg.alert.stuck_rows)
         if is_stuck:
             score = max(score, STUCK_SCORE * threshold)
             if not range_break:
@@ -174,9 +174,10 @@ class EntityDetector:
         if range_break:
             record["beyond_range"] = [self.metrics[i] for i in np.flatnonzero(excess > 1.0)]
             record["range_excess"] = round(worst, 6)  # how far beyond, in tolerances
-        if is_stuck:
-            record["stuck"] = [self.metrics[i] for i in np.flatnonzero(stuck_now)]
-            record["stuck_rows"] = int(state.run[stuck_now].max())  # rows the value has not changed
+        if is_stuck and runs is not None:
+            frozen = np.isfinite(runs)  # the metrics that varied in training, all unchanged now
+            record["stuck"] = [self.metrics[i] for i in np.flatnonzero(frozen)]
+            record["stuck_rows"] = int(state.run[frozen].min())  # rows since the last of them changed
         if is_anomaly:
             record["episode_start"] = episode_start
         out.scores.append(record)

@@ -78,7 +78,7 @@ class DetectionModel:
     value_runs: np.ndarray | None = None
     """(n_metrics,) each metric's longest run of identical consecutive values in the training rows, NaN
     for a metric that never changed (None: unknown, as in models exported before it); with the runs an
-    entity streams, the base of stuck metrics (:mod:`detector.stuck`)."""
+    entity streams, the base of stuck detection (:mod:`detector.stuck`)."""
     seasonal: SeasonalModel | None = None
     """Seasonal stage (:mod:`detector.seasonal`): each metric's period and residual calibration; the
     engine scores it from the entity's seasonal history and takes the higher of it and :meth:`score`.
@@ -177,7 +177,7 @@ class DetectionModel:
         value_range = arrays.get("value_range")  # absent in models exported before range breaks
         if value_range is not None and value_range.shape != (2, len(metrics)):
             raise ValueError(f"value_range has shape {value_range.shape}, expected (2, {len(metrics)})")
-        value_runs = arrays.get("value_runs")  # absent in models exported before stuck metrics
+        value_runs = arrays.get("value_runs")  # absent in models exported before stuck detection
         if value_runs is not None and value_runs.shape != (len(metrics),):
             raise ValueError(f"value_runs has shape {value_runs.shape}, expected ({len(metrics)},)")
         seasonal = SeasonalModel.from_arrays(arrays)  # absent in models exported before the seasonal stage

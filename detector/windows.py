@@ -54,7 +54,7 @@ class EntityState:
     seen_low: np.ndarray  # (n_metrics,) lowest value streamed so far (NaN until seen; range breaks)
     seen_high: np.ndarray  # (n_metrics,) highest value streamed so far
     run: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (n_metrics,) rows the current value
-    # has repeated (stuck metrics, :mod:`detector.stuck`; 0 until seen)
+    # has repeated (stuck detection, :mod:`detector.stuck`; 0 until seen)
     run_longest: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (n_metrics,) longest finished run
     pos: int = 0  # next write index in ``ring``
     count: int = 0  # complete rows since every metric has been seen

@@ -2,7 +2,7 @@
 
 Our detector (:class:`SentinelDetector`) is the job's own path: ``MetricEvent`` -> ``EntityDetector.step``
 (the function the Flink KeyedProcessFunction calls: rolling window, numba features, autoencoder ->
-Isolation Forest, calibrated score, threshold, k-of-n alert, range break or stuck metric) -> score
+Isolation Forest, calibrated score, threshold, k-of-n alert, range break or stuck entity) -> score
 record. Models come from ``training.train.fit``. Online by construction: a detector scores a chunk of
 rows in time order, one event at a time, and is (re)fitted only on rows that precede the next chunk.
 

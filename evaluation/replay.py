@@ -107,7 +107,7 @@ class RawRun:
         saved_th = a[f"{key}.threshold"].astype(float)
         th = saved_th if settings.threshold is None else np.full(len(saved_th), settings.threshold)
         model_score, excess, rule_th = a[f"{key}.model_score"], a[f"{key}.range_excess"], th
-        stuck = a.get(f"{key}.stuck", np.zeros(len(th), dtype=np.int8))  # none in runs before stuck metrics
+        stuck = a.get(f"{key}.stuck", np.zeros(len(th), dtype=np.int8))  # none in runs before stuck detection
         w = len(a.get(f"{key}.warm_model_score", ()))
         if w:  # the rule's counters carry over from the warm-up rows, as in the run: decide them first
             warm_th = a[f"{key}.warm_threshold"].astype(float)

@@ -38,7 +38,7 @@ def test_a_range_break_that_opens_an_episode_alerts_inside_the_cooldown_once():
     out = [d.offer(x) for x in (anomaly("a", 0), anomaly("a", 10_000), brk, dict(brk), later)]
     assert [o is not None for o in out] == [True, False, True, False, False]  # the redelivered one: no
     assert d.offer(anomaly("a", 80_000)) is None  # the cooldown runs from the last anomaly, as before
-    # a stuck metric that opens an episode is news too
+    # a stuck entity that opens an episode is news too
     stuck = dict(anomaly("a", 90_000), episode_start=True, stuck=["disk_used"])
     assert (
         d.offer(stuck) is not None and d.offer(dict(stuck, event_time_ms=95_000, episode_start=False)) is None

@@ -350,9 +350,10 @@ def test_a_state_saved_under_another_stream_shape_starts_over_instead_of_failing
 
 
 def test_a_metric_unchanged_for_longer_than_ever_seen_alerts_once_per_run():
-    """A stuck metric: its value repeated for more rows than ``alert.stuck_rows`` and than any run the
-    model saw in training or the entity streamed, alerts at once, once per run, whatever the model says;
-    a metric constant throughout training (NaN run) never does."""
+    """A stuck entity: every metric that varied in training repeated its value for more rows than
+    ``alert.stuck_rows`` and than any run the model saw in training or the entity streamed; it alerts at
+    once, once per spell, whatever the model says. A metric constant throughout training (NaN run) is
+    left out; with two varying metrics, one frozen is not enough."""
     from detector.config import load_config
     from detector.model import ScoreBatch
 
@@ -398,3 +399,10 @@ def test_a_metric_unchanged_for_longer_than_ever_seen_alerts_once_per_run():
     assert "anomaly" not in [r["status"] for r in run_rows(rows, stuck_rows=0)]
     assert "anomaly" not in [r["status"] for r in run_rows(rows, runs=None)]
     assert "anomaly" not in [r["status"] for r in run_rows(rows, stuck_rows=40)]
+    # both metrics varied in training: a frozen while b moves is not stuck; both frozen is, once
+    both = np.array([15.0, 15.0])
+    moving_b = [(9.0, float(i % 2)) for i in range(30)]
+    assert "anomaly" not in [r["status"] for r in run_rows(moving_b, runs=both)]
+    recs = run_rows([(9.0, 3.0)] * 30, runs=both)  # b has not changed since the warm-up rows either
+    assert [i for i, r in enumerate(recs) if r["status"] == "anomaly"] == [15]
+    assert recs[15]["stuck"] == ["a", "b"] and recs[15]["stuck_rows"] == 16

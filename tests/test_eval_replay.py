@@ -164,5 +164,5 @@ def test_the_replay_alerts_at_once_on_a_stuck_row_as_the_engine_does():
     score, alert, onset = replay_stream(model_score, np.zeros(5), th, AlertConfig(), stuck)
     assert alert.tolist() == [0, 1, 0, 0, 0] and onset.tolist() == [0, 1, 0, 0, 0]
     assert score[1] == 1.5 * 1.5 and score[0] == 0.1
-    # saved runs before stuck metrics existed have no stuck rows: nothing alerts at once
+    # saved runs before stuck detection existed have no stuck rows: nothing alerts at once
     assert replay_stream(model_score, np.zeros(5), th, AlertConfig())[1].tolist() == [0] * 5

@@ -26,10 +26,14 @@ def test_track_counts_the_current_run_and_keeps_the_longest_finished_one():
     assert run.tolist() == [1.0, 4.0] and longest.tolist() == [3.0, 1.0]
 
 
-def test_stuck_fires_on_the_row_a_run_outgrows_every_known_one():
-    runs = np.array([5.0, np.nan, 5.0])
+def test_stuck_fires_once_when_the_last_varying_metric_outgrows_every_known_run():
+    runs = np.array([5.0, np.nan, 5.0])  # the second metric never changed in training: left out
     longest = np.array([20.0, 0.0, 0.0])
-    assert stuck(np.array([21.0, 99.0, 13.0]), longest, runs, 12).tolist() == [True, False, True]
-    assert stuck(np.array([22.0, 99.0, 12.0]), longest, runs, 12).tolist() == [False, False, False]
-    assert not stuck(np.array([21.0, 99.0, 13.0]), longest, runs, 0).any()  # off
-    assert not stuck(np.array([21.0, 99.0, 13.0]), longest, None, 12).any()  # a model without runs
+    # the first metric is past its streamed record (20), the third crosses 12 (the floor) on this row
+    assert stuck(np.array([25.0, 99.0, 13.0]), longest, runs, 12)
+    assert not stuck(np.array([26.0, 99.0, 14.0]), longest, runs, 12)  # the row after: once per spell
+    assert not stuck(np.array([21.0, 99.0, 12.0]), longest, runs, 12)  # the third is not stuck yet
+    assert not stuck(np.array([20.0, 99.0, 13.0]), longest, runs, 12)  # the first one is not
+    assert not stuck(np.array([25.0, 99.0, 13.0]), longest, runs, 0)  # off
+    assert not stuck(np.array([25.0, 99.0, 13.0]), longest, None, 12)  # a model without runs
+    assert not stuck(np.array([25.0, 99.0, 13.0]), longest, np.full(3, np.nan), 12)  # nothing varied
