@@ -7,9 +7,9 @@ it: a flat line is the most ordinary shape there is. Monitoring systems have a r
 identical values in training and in what the entity streamed is its own yardstick. The entity is stuck
 when every metric that changed in training has gone unchanged for longer than all its known runs (and
 than ``alert.stuck_rows``): an anomaly at once, once per stuck spell. Every metric, because a record run
-of one metric among many is common by chance (each of SMD's ~33 varying metrics sets about one record in
-a test period as long as its training, which paged 33% more on SMD when one metric was enough, 3 of 51
-times on an anomaly), while an entity whose every metric froze is rare (never on SMD's six machines).
+of one metric among many is common by chance (SMD's machines, ~33 varying metrics each, set 3 to 25 in
+a test period as long as their training: one metric being enough paged 33% more on SMD, 3 of 51 times on
+an anomaly), while an entity whose every metric froze is rare (never on SMD's six machines).
 For a single metric the two are the same. A metric that never changed in training is flat by nature and
 is left out. No Flink or Redis here: the entity state keeps the runs (:func:`track`), training takes each
 metric's longest run from its rows (:func:`training_runs`).

@@ -101,14 +101,36 @@ def test_featurize_matches_the_stream_step(fitted, cfg):
         assert abs(by_key_time[(k, int(t))] - sc) < 1e-5
 
 
-class LastValueModel:
+class StandInModel:
+    """The fields ``EntityDetector`` reads from a model, for stand-ins that only define ``score``: two
+    metrics ``a`` and ``b``, threshold 1.5, no range, runs or seasonal stage."""
+
+    metrics: tuple[str, ...] = ("a", "b")
+    threshold = 1.5
+    version = "stand-in"
+    value_range: np.ndarray | None = None
+    value_runs: np.ndarray | None = None
+    seasonal = None
+    feature_mean = np.zeros(2 * N_PER_METRIC)
+
+
+def records_after(det: EntityDetector, normal: list, rows: list) -> list:
+    """Score records of ``rows`` (pairs of values of a and b, one per second) streamed after ``normal``,
+    with the job's state round trip through bytes after every event."""
+    st = det.new_state()
+    records = []
+    for t, (a, b) in enumerate(normal + rows):
+        out = det.step(st, MetricEvent("k", 1000 * (t + 1), {"a": a, "b": b}), 0)
+        st = EntityState.from_bytes(st.to_bytes())
+        records += out.scores
+    return records[len(normal) :]
+
+
+class LastValueModel(StandInModel):
     """A stand-in model for one metric ``a``: the score is the metric's last value."""
 
     metrics = ("a",)
     version = "fixed"
-    value_range = None
-    value_runs = None
-    seasonal = None
     feature_mean = np.zeros(N_PER_METRIC)
 
     def __init__(self, threshold: float):
@@ -164,16 +186,10 @@ def test_contributors_rank_metrics_by_their_smoothed_error():
     from detector.config import load_config
     from detector.model import ScoreBatch
 
-    class TwoMetrics:
+    class TwoMetrics(StandInModel):
         """A stand-in model: metric a's error is its value, metric b's error is its value."""
 
-        metrics = ("a", "b")
-        threshold = 1.5
         version = "fixed"
-        value_range = None
-        value_runs = None
-        seasonal = None
-        feature_mean = np.zeros(28)
 
         def score(self, feats):
             err = np.array([[feats[0], feats[14]]])
@@ -221,16 +237,8 @@ def test_an_unusual_row_with_a_value_beyond_every_value_seen_alerts_at_once():
     from detector.config import load_config
     from detector.model import ScoreBatch
 
-    class OutsideUnitRange:
+    class OutsideUnitRange(StandInModel):
         """A stand-in model: 1.2 (unusual, below the threshold) when a is outside [0, 1], else 0."""
-
-        metrics = ("a", "b")
-        threshold = 1.5
-        version = "stand-in"
-        seasonal = None
-        feature_mean = np.zeros(28)
-        value_range = None
-        value_runs = None
 
         def score(self, feats):
             s = np.array([1.2 if not 0.0 <= feats[0] <= 1.0 else 0.0])
@@ -242,16 +250,9 @@ def test_an_unusual_row_with_a_value_beyond_every_value_seen_alerts_at_once():
         cfg = load_config(env={}, overrides=["stream.metrics=a,b", f"alert.range_tolerance={tolerance}"])
         model = OutsideUnitRange()
         model.value_range = value_range
-        det = EntityDetector(cfg, model)  # type: ignore[arg-type]
-        st = det.new_state()
-        # a in [0, 1], b in [4, 6]
+        # a in [0, 1], b in [4, 6]; the state's round trip keeps the range
         normal = [(float(i % 11) / 10, 4.0 + float(i % 3)) for i in range(cfg.window.warmup + 20)]
-        records = []
-        for t, (a, b) in enumerate(normal + rows):
-            out = det.step(st, MetricEvent("k", 1000 * (t + 1), {"a": a, "b": b}), 0)
-            st = EntityState.from_bytes(st.to_bytes())  # the job's round trip keeps the range
-            records += out.scores
-        return records[len(normal) :]
+        return records_after(EntityDetector(cfg, model), normal, rows)  # type: ignore[arg-type]
 
     quiet = (0.5, 5.0)
     rows = [(1.04, 5.0), quiet, quiet, (1.2, 5.0), quiet, quiet, (1.21, 5.0), quiet, quiet, (-0.2, 5.0)]
@@ -279,16 +280,10 @@ def test_a_range_break_during_an_ongoing_episode_opens_an_episode_of_its_own():
     from detector.config import load_config
     from detector.model import ScoreBatch
 
-    class HighB:
+    class HighB(StandInModel):
         """A stand-in model: 2 (above the threshold) while b is above 5.5, else 0."""
 
-        metrics = ("a", "b")
-        threshold = 1.5
-        version = "stand-in"
-        seasonal = None
-        feature_mean = np.zeros(28)
         value_range = np.array([[0.0, 4.0], [1.0, 6.0]])
-        value_runs = None
 
         def score(self, feats):
             s = np.array([2.0 if feats[N_PER_METRIC] > 5.5 else 0.0])
@@ -357,15 +352,9 @@ def test_a_metric_unchanged_for_longer_than_ever_seen_alerts_once_per_run():
     from detector.config import load_config
     from detector.model import ScoreBatch
 
-    class Calm:
+    class Calm(StandInModel):
         """A stand-in model that scores every row 0 (a flat line looks ordinary to it)."""
 
-        metrics = ("a", "b")
-        threshold = 1.5
-        version = "stand-in"
-        seasonal = None
-        feature_mean = np.zeros(28)
-        value_range = None
         value_runs = np.array([15.0, np.nan])  # a repeated a value 15 rows at most; b never changed
 
         def score(self, feats):
@@ -376,15 +365,8 @@ def test_a_metric_unchanged_for_longer_than_ever_seen_alerts_once_per_run():
         cfg = load_config(env={}, overrides=["stream.metrics=a,b", f"alert.stuck_rows={stuck_rows}"])
         model = Calm()
         model.value_runs = runs
-        det = EntityDetector(cfg, model)  # type: ignore[arg-type]
-        st = det.new_state()
-        normal = [(float(i % 7), 3.0) for i in range(cfg.window.warmup + 20)]
-        records = []
-        for t, (a, b) in enumerate(normal + rows):
-            out = det.step(st, MetricEvent("k", 1000 * (t + 1), {"a": a, "b": b}), 0)
-            st = EntityState.from_bytes(st.to_bytes())  # the job's round trip keeps the runs
-            records += out.scores
-        return records[len(normal) :]
+        normal = [(float(i % 7), 3.0) for i in range(cfg.window.warmup + 20)]  # the round trip keeps the runs
+        return records_after(EntityDetector(cfg, model), normal, rows)  # type: ignore[arg-type]
 
     # a stuck at 9.0 for 30 rows: the 16th row of the run is longer than the model's 15
     recs = run_rows([(9.0, 3.0)] * 30 + [(1.0, 3.0)] + [(9.0, 3.0)] * 35)
