@@ -40,6 +40,8 @@ def format_alert(a: dict[str, Any]) -> str:
     drivers = ", ".join(
         f"{c['metric']}={c['value']:g} (expected ~{c['expected']:g})" for c in a.get("contributors", [])[:3]
     )
+    if a.get("stuck"):  # the contributors rank reconstruction errors; what is wrong is the frozen values
+        drivers = f"stuck for {a.get('stuck_rows', '?')} rows: {', '.join(a['stuck'])}; {drivers}"
     return (
         f"[{a['severity'].upper()}] {a['key']} anomalous at {a['event_time']} "
         f"(score {a['score']:.2f} > {a['threshold']:.2f}, model {a['model_version']}): {drivers}"

@@ -20,7 +20,7 @@ from detector.events import MetricEvent
 from detector.features import N_PER_METRIC, compute_features
 from detector.model import NORMAL_UPPER, DetectionModel
 from detector.seasonal import max_score
-from detector.stuck import STUCK_SCORE, stuck
+from detector.stuck import STUCK_SCORE, frozen
 from detector.value_range import check_and_extend
 from detector.windows import EntityState, LateEvent, Row, observe
 
@@ -147,9 +147,11 @@ class EntityDetector:
         score = float(range_break_score(model_score, threshold, worst)) if range_break else model_score
         if range_break:
             driven_by = "range_break"
-        # stuck: every varying metric unchanged for longer than any run seen; alerts at once, once per spell
+        # stuck: the row every varying metric is unchanged for longer than any run seen; alerts at once
         runs = self.model.value_runs
-        is_stuck = stuck(state.run, state.run_longest, runs, self.cfg.alert.stuck_rows)
+        frozen_now = frozen(state.run, state.run_longest, runs, self.cfg.alert.stuck_rows)
+        is_stuck = frozen_now and not state.frozen
+        state.frozen = int(frozen_now)
         if is_stuck:
             score = max(score, STUCK_SCORE * threshold)
             if not range_break:
@@ -175,9 +177,9 @@ class EntityDetector:
             record["beyond_range"] = [self.metrics[i] for i in np.flatnonzero(excess > 1.0)]
             record["range_excess"] = round(worst, 6)  # how far beyond, in tolerances
         if is_stuck and runs is not None:
-            frozen = np.isfinite(runs)  # the metrics that varied in training, all unchanged now
-            record["stuck"] = [self.metrics[i] for i in np.flatnonzero(frozen)]
-            record["stuck_rows"] = int(state.run[frozen].min())  # rows since the last of them changed
+            varying = np.isfinite(runs)  # the metrics that varied in training, all unchanged now
+            record["stuck"] = [self.metrics[i] for i in np.flatnonzero(varying)]
+            record["stuck_rows"] = int(state.run[varying].min())  # rows since the last of them changed
         if is_anomaly:
             record["episode_start"] = episode_start
         out.scores.append(record)

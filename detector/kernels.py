@@ -271,3 +271,34 @@ def seasonal_residuals(
             if not math.isnan(r) and (math.isnan(out[m]) or r < out[m]):
                 out[m] = r
                 reference[m] = history[(newest - lag) % length, m]
+
+
+@njit(cache=True)
+def track_runs(
+    run: np.ndarray, longest: np.ndarray, previous: np.ndarray, values: np.ndarray, run_max: float
+) -> None:
+    """In place, per metric: ``run`` + 1 if ``values`` equals ``previous`` at float32 precision (NaN never
+    does), else 1 after raising ``longest`` to the run that ended; runs saturate at ``run_max``."""
+    for m in range(run.shape[0]):
+        if np.float32(values[m]) == np.float32(previous[m]):
+            run[m] = min(run[m] + 1.0, run_max)
+        else:
+            if run[m] > longest[m]:
+                longest[m] = run[m]
+            run[m] = 1.0
+
+
+@njit(cache=True)
+def runs_frozen(run: np.ndarray, longest: np.ndarray, model_runs: np.ndarray, min_rows: float) -> bool:
+    """Whether every metric with a finite ``model_runs`` has ``run`` above ``min_rows``, its streamed
+    ``longest`` and its model run (False if none has)."""
+    any_varying = False
+    for m in range(run.shape[0]):
+        limit = model_runs[m]
+        if math.isnan(limit):
+            continue
+        any_varying = True
+        limit = max(limit, longest[m], min_rows)
+        if run[m] <= limit:
+            return False
+    return any_varying

@@ -11,8 +11,9 @@ of one metric among many is common by chance (SMD's machines, ~33 varying metric
 a test period as long as their training: one metric being enough paged 33% more on SMD, 3 of 51 times on
 an anomaly), while an entity whose every metric froze is rare (never on SMD's six machines).
 For a single metric the two are the same. A metric that never changed in training is flat by nature and
-is left out. No Flink or Redis here: the entity state keeps the runs (:func:`track`), training takes each
-metric's longest run from its rows (:func:`training_runs`).
+is left out. No Flink or Redis here: the entity state keeps the runs (:func:`track`) and whether it was
+:func:`frozen` at its last scored row, training takes each metric's longest run from its rows
+(:func:`training_runs`).
 """
 
 from __future__ import annotations
@@ -21,9 +22,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from detector.kernels import runs_frozen, track_runs
+
 STUCK_SCORE = 1.5
-"""A stuck row's record score, in multiples of the threshold, unless the model scores it higher: a stuck
-metric is a fact, not a degree, and this keeps it above the threshold (severity "major")."""
+"""A stuck row's record score, in multiples of the threshold, unless the model scores it higher: being
+stuck is a fact, not a degree, and this keeps it above the threshold (severity "major")."""
 
 RUN_MAX = float(2**24)
 """Run lengths saturate here: float32 (the state's wire format) counts exactly up to 2**24."""
@@ -33,24 +36,19 @@ def track(run: np.ndarray, longest: np.ndarray, previous: np.ndarray, values: np
     """Per metric, in place: ``run`` counts the rows ``values`` has repeated ``previous`` (1 for a new
     value), and a run that ends raises ``longest`` (the longest finished run streamed). Compared at
     float32 precision, the state's, so a restored state continues the same run."""
-    same = values.astype(np.float32) == previous.astype(np.float32)  # False where either is NaN
-    np.maximum(longest, np.where(same, 0.0, run), out=longest)
-    np.copyto(run, np.where(same, np.minimum(run + 1.0, RUN_MAX), 1.0))
+    track_runs(run, longest, previous, values, RUN_MAX)
 
 
-def stuck(run: np.ndarray, longest: np.ndarray, model_runs: np.ndarray | None, min_rows: int) -> bool:
-    """True on the one row where the entity becomes stuck: every metric that changed in training (finite
-    ``model_runs``) has gone unchanged for more rows than ``min_rows`` and than every run known for it
-    (its model run and the streamed ``longest``), the last of them on this row. Never for a model without
-    runs (None) or one whose metrics were all constant in training, or when ``min_rows`` is 0 (off)."""
+def frozen(run: np.ndarray, longest: np.ndarray, model_runs: np.ndarray | None, min_rows: int) -> bool:
+    """Whether every metric that changed in training (finite ``model_runs``) has gone unchanged for more
+    rows than ``min_rows`` and than every run known for it (its model run and the streamed ``longest``).
+    False for a model without runs (None) or one whose metrics were all constant in training, and when
+    ``min_rows`` is 0 (off). The entity is stuck on the scored row it becomes frozen (the engine keeps
+    whether the previous scored row was), so once per spell, also when the row that crossed was not
+    scored (warm-up) or a reloaded model moved the limits."""
     if model_runs is None or min_rows <= 0:
         return False
-    varying = np.isfinite(model_runs)
-    if not varying.any():
-        return False
-    limit = np.fmax(np.maximum(longest[varying], float(min_rows)), model_runs[varying])
-    r = run[varying]
-    return bool((r > limit).all() and (r == limit + 1.0).any())
+    return bool(runs_frozen(run, longest, model_runs, float(min_rows)))
 
 
 def training_runs(groups: Sequence[np.ndarray]) -> np.ndarray:

@@ -16,9 +16,10 @@ from detector.events import MetricEvent
 from detector.stuck import track
 
 # n_metrics, length, last_ts, pending_ts, count, pos, flags, quiet, break_quiet, calm,
-# season_length, season_pos, season_count, season_anchor_ms
-# (S1-S3 end at quiet, S4 at break_quiet, S5 at calm, S6 at season_count)
-_HEADER = struct.Struct("<HHqqIIBBBBIIIq")
+# season_length, season_pos, season_count, season_anchor_ms, frozen
+# (S1-S3 end at quiet, S4 at break_quiet, S5 at calm, S6 at season_count, S7 at season_anchor_ms)
+_HEADER = struct.Struct("<HHqqIIBBBBIIIqB")
+_HEADER_S7 = struct.Struct("<HHqqIIBBBBIIIq")
 _HEADER_S6 = struct.Struct("<HHqqIIBBBBIII")
 _HEADER_S5 = struct.Struct("<HHqqIIBBBB")
 _HEADER_S4 = struct.Struct("<HHqqIIBBB")
@@ -31,7 +32,7 @@ _FORMATS = {
     b"S4": (_HEADER_S4, 8),
     b"S5": (_HEADER_S5, 8),
     b"S6": (_HEADER_S6, 8),
-    b"S7": (_HEADER, 8),
+    b"S7": (_HEADER_S7, 8),
     _VERSION_MAGIC: (_HEADER, 10),
 }
 """Header and number of per-metric arrays after the ring, by format: S1 (before contributor smoothing),
@@ -62,8 +63,9 @@ class EntityState:
     pending_ts: int = -1  # event time of the pending row, -1 when none
     alert_flags: int = 0  # bit i = the score i steps ago was above threshold
     quiet: int = 255  # scored rows since the last anomaly (saturates at 255; 255 = none yet)
-    break_quiet: int = 255  # scored rows since the last range break (likewise)
+    break_quiet: int = 255  # scored rows since the last range break or stuck entity (likewise)
     calm: int = 255  # calm rows (scoring at or below NORMAL_UPPER) since the last anomaly (likewise)
+    frozen: int = 0  # 1: every varying metric was past its longest run at the last scored row (stuck)
     season: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # (season_length, n_metrics) ring
     # of the newest complete rows for a model with a seasonal stage (its longest period and a window);
     # no rows for the others
@@ -131,7 +133,12 @@ class EntityState:
             min(self.calm, 255),
         )
         header = _HEADER.pack(
-            *fields, self.season_length, self.season_pos, self.season_count, self.season_anchor_ms
+            *fields,
+            self.season_length,
+            self.season_pos,
+            self.season_count,
+            self.season_anchor_ms,
+            1 if self.frozen else 0,
         )
         arrays = np.concatenate(
             [
@@ -164,6 +171,7 @@ class EntityState:
         calm = fields[9] if len(fields) > 9 else quiet  # before S5: every quiet row counted as calm
         season_length, season_pos, season_count = fields[10:13] if len(fields) > 10 else (0, 0, 0)
         season_anchor_ms = fields[13] if len(fields) > 13 else -1  # S6: anchored again at the next row
+        frozen = fields[14] if len(fields) > 14 else 0  # before S8: the runs start again, not frozen
         n = length * m
         expected = 2 + header.size + 4 * (n + n_arrays * m + season_length * m)
         if season_pos >= max(season_length, 1) or season_count > season_length:
@@ -213,6 +221,7 @@ class EntityState:
             quiet=quiet,
             break_quiet=break_quiet,
             calm=calm,
+            frozen=frozen,
         )
 
 

@@ -159,7 +159,7 @@ class SentinelDetector:
         contrib = np.full((n, len(self.metrics)), np.nan)
         at_once_score = np.full(n, np.nan)  # a range break's or stuck row's record score (NaN elsewhere)
         range_excess = np.zeros(n)  # a range break's excess in tolerances (0 elsewhere)
-        stuck = np.zeros(n, dtype=np.int8)  # 1: a metric became stuck on this row
+        stuck = np.zeros(n, dtype=np.int8)  # 1: the entity became stuck on this row
         seasonal = np.full(n, np.nan)  # the seasonal stage's score, where the model has one
         blob = self.state.to_bytes()
         for i, ev in enumerate(events(self.key, self.metrics, rows, times_ms)):

@@ -1,7 +1,7 @@
 """A finished run's saved scores through the alert rule again, with other settings, in seconds.
 
 Every run of our detector saves, per row, what its alert rule read (``raw/sentinel.npz``: the model's
-score before range breaks, each range break's excess, the rows where a metric became stuck, the
+score before range breaks, each range break's excess, the rows where the entity became stuck, the
 threshold). :func:`replay_stream` applies the
 rule the job runs (:func:`detector.alert_rule.decide`) to them with another threshold, k of n or episode
 gap, and the run's scorers grade the result, so a sweep of those settings is a command anyone can rerun,
@@ -60,7 +60,7 @@ def replay_stream(
     """``(score, alert, onset)`` of one stream: each row's record score (a range break's is the larger of
     the model's and the threshold times its excess, a stuck row's at least ``STUCK_SCORE`` x the
     threshold, as in the engine), whether it is an anomaly, and whether it opens an episode. Rows whose
-    model score is NaN were not scored and decide nothing. ``stuck``: 1 where a metric became stuck
+    model score is NaN were not scored and decide nothing. ``stuck``: 1 where the entity became stuck
     (None: nowhere)."""
     breaks = range_excess > 0
     score = model_score.astype(float)

@@ -151,8 +151,8 @@ def raw_key(name: str) -> str:
 def raw_arrays(key: str, s: SeriesScores) -> dict[str, np.ndarray]:
     """One stream's per-row arrays under ``<key>.<field>``: ``score`` (NaN: not scored), ``alert``,
     ``threshold``, and for our detector ``onset`` (episode starts) and its alert rule's inputs
-    (``model_score``, the score before range breaks; ``range_excess``, 0 where none; ``stuck``, 1 where a
-    metric became stuck), with ``warm_``
+    (``model_score``, the score before range breaks; ``range_excess``, 0 where none; ``stuck``, 1 where the
+    entity became stuck), with ``warm_``
     the same and ``warm_threshold`` for the rows that warmed the state up before the series (matrix)."""
     out = {f"{key}.score": s.score, f"{key}.alert": s.alert, f"{key}.threshold": s.row_threshold}
     if s.onset is not None:

@@ -49,6 +49,8 @@ def test_alert_text_and_slack_payload():
     text = format_alert(anomaly("web-1/checkout", 0))
     assert "web-1/checkout" in text and "cpu_usage=95 (expected ~40)" in text and "MAJOR" in text
     assert slack_payload(anomaly("a", 0))["text"] == format_alert(anomaly("a", 0))
+    stuck = format_alert(dict(anomaly("a", 0), stuck=["cpu_usage", "disk_io_mb"], stuck_rows=40))
+    assert "stuck for 40 rows: cpu_usage, disk_io_mb" in stuck
 
 
 def test_webhook_receives_the_payload():

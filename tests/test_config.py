@@ -41,6 +41,8 @@ def test_lists_and_bools_from_strings():
         ("alert.contributor_alpha_normal=-0.1", "contributor_alpha_normal"),
         ("alert.range_tolerance=-0.05", "range_tolerance"),
         ("alert.range_tolerance=nan", "range_tolerance"),
+        ("alert.stuck_rows=-1", "alert.stuck_rows"),
+        ("alert.stuck_rows=16777216", "alert.stuck_rows"),
         ("window.long=70000", "window.long must be at most 65535"),
         ("window.ewma_alpha=2.5", "window.ewma_alpha"),
         ("window.baseline_alpha=1.5", "window.baseline_alpha"),

@@ -388,3 +388,48 @@ def test_a_metric_unchanged_for_longer_than_ever_seen_alerts_once_per_run():
     recs = run_rows([(9.0, 3.0)] * 30, runs=both)  # b has not changed since the warm-up rows either
     assert [i for i, r in enumerate(recs) if r["status"] == "anomaly"] == [15]
     assert recs[15]["stuck"] == ["a", "b"] and recs[15]["stuck_rows"] == 16
+
+
+def test_a_stuck_spell_alerts_once_across_warm_up_and_model_reloads():
+    """Once per spell: also when the run passed its limit during warm-up (the first scored row alerts),
+    when a reloaded model lowers the limit mid-spell (one alert), and when a refitted model learned the
+    spell itself as a run (no second alert)."""
+    from detector.config import load_config
+    from detector.model import ScoreBatch
+
+    class Calm(StandInModel):
+        def score(self, feats):
+            s = np.zeros(1)
+            return ScoreBatch(s, s, s, np.ones((1, 2)), np.zeros((1, 2)))
+
+    cfg = load_config(env={}, overrides=["stream.metrics=a,b"])
+
+    def stream(det, st, rows, t0):
+        out = []
+        for t, (a, b) in enumerate(rows):
+            recs = det.step(st, MetricEvent("k", 1000 * (t0 + t + 1), {"a": a, "b": b}), 0).scores
+            out += [r for r in recs if r["status"] != "warming_up"]
+        return EntityState.from_bytes(st.to_bytes()), out
+
+    def anomalies(recs):
+        return [i for i, r in enumerate(recs) if r["status"] == "anomaly"]
+
+    model = Calm()
+    model.value_runs = np.array([15.0, np.nan])
+    det = EntityDetector(cfg, model)  # type: ignore[arg-type]
+    # frozen from its first row: the run passes 15 in warm-up, and the first scored row alerts
+    st, recs = stream(det, det.new_state(), [(9.0, 3.0)] * (cfg.window.warmup + 10), 0)
+    assert anomalies(recs) == [0] and recs[0]["stuck_rows"] == cfg.window.warmup
+    # a refit that learned this spell as a run (its length so far) does not alert again
+    model.value_runs = np.array([float(cfg.window.warmup + 10), np.nan])
+    st, recs = stream(det, st, [(9.0, 3.0)] * 20, cfg.window.warmup + 10)
+    assert anomalies(recs) == []
+    # a new spell, with a reload to a higher limit and then a lower one in the middle of it: one alert,
+    # on the first row the lower limit is in force
+    model.value_runs = np.array([100.0, np.nan])
+    moving = [(float(i % 7), 3.0) for i in range(10)]
+    st, recs = stream(det, st, moving + [(9.0, 3.0)] * 60, 1000)
+    assert anomalies(recs) == []
+    model.value_runs = np.array([15.0, np.nan])
+    st, recs = stream(det, st, [(9.0, 3.0)] * 20, 2000)
+    assert anomalies(recs) == [0]

@@ -154,6 +154,25 @@ def test_the_replay_carries_the_rule_counters_over_from_the_warm_up_rows(tmp_pat
     np.testing.assert_array_equal(again.onset, ran.onset)
 
 
+def test_a_frozen_stretch_is_stuck_once_across_a_refit_and_the_replay_reproduces_it():
+    """A series frozen over rows 150-259 (the refit at row 200 learns part of the spell as a run): one
+    stuck row, and the replay with the run's own settings reproduces every alert and episode start."""
+    values, times = series(420)
+    values[150:260] = values[150]
+    params = dataclasses.replace(default_params(), members=1)
+    run = run_series(SentinelDetector(1, params=params), values, times, first_fit=100)["sentinel"]
+    inputs = run.rule_inputs
+    assert inputs is not None and inputs["stuck"].sum() == 1
+    (row,) = np.flatnonzero(inputs["stuck"])
+    assert 150 < row < 200 and run.alert[row] == 1 and run.onset is not None and run.onset[row] == 1
+    score, alert, onset = replay_stream(
+        inputs["model_score"], inputs["range_excess"], run.row_threshold, AlertConfig(), inputs["stuck"]
+    )
+    np.testing.assert_allclose(score, run.score, rtol=0, atol=1e-5)
+    np.testing.assert_array_equal(alert, run.alert)
+    np.testing.assert_array_equal(onset, run.onset)
+
+
 def test_the_replay_alerts_at_once_on_a_stuck_row_as_the_engine_does():
     from detector.config import AlertConfig
     from evaluation.replay import replay_stream

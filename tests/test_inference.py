@@ -166,6 +166,18 @@ def test_the_model_keeps_the_range_of_its_training_rows(fitted, cfg):
     assert type(fitted.model).from_arrays(old, "old").value_range is None
     with pytest.raises(ValueError, match="value_range has shape"):
         type(fitted.model).from_arrays(dict(arrays, value_range=vr[:, :-1]), "bad")
+    # the longest runs of one value likewise (stuck entities)
+    runs = fitted.model.value_runs
+    assert runs is not None and runs.shape == (len(cfg.stream.metrics),)
+    np.testing.assert_array_equal(type(fitted.model).from_arrays(arrays, "again").value_runs, runs)
+    assert (
+        type(fitted.model)
+        .from_arrays({k: v for k, v in arrays.items() if k != "value_runs"}, "old")
+        .value_runs
+        is None
+    )
+    with pytest.raises(ValueError, match="value_runs has shape"):
+        type(fitted.model).from_arrays(dict(arrays, value_runs=runs[:-1]), "bad")
 
 
 def test_range_break_kernel_equals_plain_numpy():

@@ -101,6 +101,7 @@ def test_windows_never_produce_nan_features(steps):
 
 # header bytes after ``quiet`` each older format kept: S4 break_quiet, S5 calm, S7 the seasonal fields
 _AFTER_QUIET = {b"S1": 0, b"S2": 0, b"S3": 0, b"S4": 1, b"S5": 2, b"S7": 2 + struct.calcsize("<IIIq")}
+_S8_HEADER = struct.calcsize("<HHqqIIBBBBIIIqB")
 
 
 def without_runs(body: bytes, n_metrics: int, season_rows: int) -> bytes:
@@ -116,7 +117,7 @@ def as_format(magic: bytes, current: bytes, dropped_arrays: int) -> bytes:
     the run arrays and the last ``dropped_arrays`` per-metric arrays before them (2 metrics here)."""
     assert current[:2] == b"S8"
     to_quiet = 2 + struct.calcsize("<HHqqIIBB")
-    body = without_runs(current[2 + struct.calcsize("<HHqqIIBBBBIIIq") :], 2, 0)
+    body = without_runs(current[2 + _S8_HEADER :], 2, 0)
     kept = current[2 : to_quiet + _AFTER_QUIET[magic]]
     return magic + kept + body[: len(body) - dropped_arrays * 2 * 4]
 
@@ -220,9 +221,9 @@ def test_state_keeps_its_seasonal_history_and_loads_s5_without_one():
     back = EntityState.from_bytes(half.to_bytes())
     assert back.season_anchor_ms == half.season_anchor_ms > 0
     # an S6 state (before the anchor) loads, and anchors again at its next row
-    data, size = half.to_bytes(), struct.calcsize("<HHqqIIBBBBIIIq")
-    s6 = EntityState.from_bytes(  # header without the anchor, arrays without the runs
-        b"S6" + data[2 : 2 + size - 8] + without_runs(data[2 + size :], 2, 64)
+    data = half.to_bytes()
+    s6 = EntityState.from_bytes(  # header without the anchor and the frozen flag, arrays without the runs
+        b"S6" + data[2 : 2 + _S8_HEADER - 9] + without_runs(data[2 + _S8_HEADER :], 2, 64)
     )
     assert s6.season_anchor_ms == -1 and s6.season_count == 50
     np.testing.assert_array_equal(s6.season, half.season)
@@ -272,9 +273,11 @@ def test_state_counts_runs_of_unchanged_values_across_a_round_trip_and_loads_s7_
     observe(back, ev(8000, a=0.7), M, 0.3, 0.02)
     observe(back, ev(9000, a=0.8), M, 0.3, 0.02)
     assert back.run.tolist() == [1.0, 8.0] and back.run_longest.tolist() == [3.0, 0.0]
-    # S7 (before the runs): the current run counts from the restore, no run finished yet
+    s.frozen = 1
+    assert EntityState.from_bytes(s.to_bytes()).frozen == 1
+    # S7 (before the runs): the current run counts from the restore, no run finished yet, not frozen
     old = EntityState.from_bytes(as_format(b"S7", s.to_bytes(), dropped_arrays=0))
-    assert old.run.tolist() == [1.0, 1.0] and old.run_longest.tolist() == [0.0, 0.0]
+    assert old.run.tolist() == [1.0, 1.0] and old.run_longest.tolist() == [0.0, 0.0] and old.frozen == 0
     assert EntityState.from_bytes(as_format(b"S7", EntityState.new(2, 5).to_bytes(), 0)).run.tolist() == [
         0.0,
         0.0,

@@ -84,7 +84,7 @@ class DetectAnomalies(KeyedProcessFunction):
         self.m_rows = group.counter("rows_scored")
         self.m_anomalies = group.counter("anomalies")
         self.m_range_breaks = group.counter("range_breaks")
-        self.m_stuck = group.counter("stuck_metrics")
+        self.m_stuck = group.counter("stuck_entities")
         self.m_late = group.counter("events_late")
         self.m_state_resets = group.counter("entity_state_resets")
         self._reset_logged = False
