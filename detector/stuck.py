@@ -60,14 +60,9 @@ def training_runs(groups: Sequence[np.ndarray]) -> np.ndarray:
     varied = np.zeros(n_metrics, dtype=bool)
     for g in groups:
         v = np.asarray(g, dtype=np.float32)
-        if not len(v):
-            continue
-        run = np.ones(n_metrics)
-        best = np.ones(n_metrics)
-        for i in range(1, len(v)):
-            same = v[i] == v[i - 1]
-            varied |= ~same
-            run = np.where(same, run + 1.0, 1.0)
-            np.maximum(best, run, out=best)
-        np.maximum(longest, best, out=longest)
+        for m in range(n_metrics if len(v) else 0):
+            changes = np.flatnonzero(v[1:, m] != v[:-1, m])  # a run ends after each of these rows
+            varied[m] |= len(changes) > 0
+            ends = np.concatenate([[-1], changes, [len(v) - 1]])
+            longest[m] = max(longest[m], float(np.diff(ends).max()))
     return np.where(varied, np.minimum(longest, RUN_MAX), np.nan)
