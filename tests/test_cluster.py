@@ -53,6 +53,20 @@ def test_flink_run_on_a_standalone_cluster(stack, model_dir, tmp_path):
     assert state == "RUNNING"
     dedupe = AlertDeduper(cfg.alert.cooldown_s)
     report = score_alerts(incidents, [a for a in anomalies if dedupe.offer(a)], len(events), 20)
+    # the score records (at-least-once) say which rows the job found anomalous: if they hold more
+    # anomalous rows than the anomalies topic (exactly-once, visible once committed), the job detected
+    # what the topic lacks and the fault is in the commit, not in the detection
+    anomalous_scores = {
+        (r["key"], r["event_time_ms"]) for r in map(json.loads, scores) if r.get("status") == "anomaly"
+    }
     # restarts are allowed (exactly-once outputs), but they are the first suspect when this fails
-    assert report["precision"] >= 0.9 and report["recall"] >= 0.9, json.dumps(dict(report, restarts=restarts))
+    assert report["precision"] >= 0.9 and report["recall"] >= 0.9, json.dumps(
+        dict(
+            report,
+            restarts=restarts,
+            checkpoints=checkpoints,
+            anomalous_rows_in_scores=len(anomalous_scores),
+            anomaly_records=len(anomalies),
+        )
+    )
     assert checkpoints >= 1
