@@ -135,6 +135,9 @@ class WindowConfig:
     """EW weight of the slow per-metric baseline (mean/variance)."""
     warmup: int = 30
     """Observations an entity needs before it is scored (until then: warming_up)."""
+    drift_halflife_h: float = 168.0
+    """Half-life, in hours of event time, of each entity's drift offset (:mod:`detector.drift`): what a
+    multi-metric entity keeps doing for about this long becomes its normal. 0: off."""
 
 
 @dataclass
@@ -362,6 +365,8 @@ def validate(cfg: Config) -> None:
     for name in ("ewma_alpha", "baseline_alpha"):
         if not 0.0 < getattr(w, name) <= 1.0:  # beyond 1 the averages diverge, the variance turns negative
             raise ConfigError(f"window.{name} must be in (0, 1]")
+    if not w.drift_halflife_h >= 0.0 or math.isinf(w.drift_halflife_h):  # NaN fails the first test
+        raise ConfigError("window.drift_halflife_h must be a finite number of hours >= 0 (0: off)")
     if not cfg.stream.metrics:
         raise ConfigError("stream.metrics must name at least one metric")
     if not cfg.stream.entity_labels:

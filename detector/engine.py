@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from detector import drift
 from detector.alert_rule import decide, is_unusual, range_break_score
 from detector.config import Config
 from detector.events import MetricEvent
@@ -49,6 +50,8 @@ class StepOutput:
     features: list[tuple[int, np.ndarray]] = field(default_factory=list)
     scores: list[dict[str, Any]] = field(default_factory=list)
     anomalies: list[dict[str, Any]] = field(default_factory=list)
+    drift_offsets: list[np.ndarray] = field(default_factory=list)  # per feature vector, the drift offset
+    # it was scored with (none when the model keeps none), so a batch rescoring can reproduce its scores
 
 
 class EntityDetector:
@@ -69,6 +72,8 @@ class EntityDetector:
         self.cfg = config
         self.model = model
         self.metrics = list(config.stream.metrics)
+        self.drift = drift.applies(model, config.window.drift_halflife_h)
+        self.drift_fingerprint = drift.fingerprint(model) if self.drift else 0
 
     @property
     def season_length(self) -> int:
@@ -125,7 +130,15 @@ class EntityDetector:
             return
         feats = compute_features(state, self.cfg.window.short)
         out.features.append((row.timestamp_ms, feats))
-        batch = self.model.score(feats)
+        if self.drift:
+            offset = drift.offset_for(state, self.model, self.drift_fingerprint)
+            out.drift_offsets.append(offset.copy())  # learn() below moves the state's in place
+            batch = self.model.score(feats, offset)
+            if batch.residual is not None:  # (a stand-in model without one learns nothing)
+                drift.learn(state, batch.residual[0], row.timestamp_ms, self.cfg.window.drift_halflife_h)
+        else:
+            drift.clear(state)
+            batch = self.model.score(feats)
         threshold = self.model.threshold
         model_score = float(batch.score[0])
         seasonal = self.model.seasonal

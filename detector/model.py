@@ -51,6 +51,8 @@ class ScoreBatch:
     recon: np.ndarray  # (n,) calibrated reconstruction error
     metric_error: np.ndarray  # (n, n_metrics) squared standardised reconstruction error per metric
     expected_last: np.ndarray  # (n, n_metrics) reconstructed "last value" per metric, original units
+    residual: np.ndarray | None = None  # (n, d) the first pair's standardised residual before the drift
+    # offset (given only when an offset was: what :func:`detector.drift.learn` learns from)
 
 
 @dataclass
@@ -92,13 +94,23 @@ class DetectionModel:
         """Standardise raw feature vectors (n, d)."""
         return (features - self.feature_mean) / self.feature_scale
 
-    def reconstruct(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Autoencoder stage: (latent, log reconstruction error, per-metric error, expected last values)."""
+    def reconstruct(
+        self, features: np.ndarray, offset: np.ndarray | None = None, residual: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Autoencoder stage: (latent, log reconstruction error, per-metric error, expected last values).
+
+        ``offset`` (d,) or (n, d): a drift offset (:mod:`detector.drift`) added to the reconstruction, so
+        the residual it leaves is counted from it; ``residual`` (n, d): filled with the residual before it.
+        """
         features = np.atleast_2d(np.asarray(features, dtype=np.float64))
         n, n_m = features.shape[0], len(self.metrics)
         x = (features - self.feature_mean) / self.feature_scale
         z = self.encoder(x)
         xhat = self.decoder(z)
+        if residual is not None:
+            np.subtract(x, xhat, out=residual)
+        if offset is not None:
+            xhat = xhat + offset
         log_err = np.empty(n)
         metric_error = np.empty((n, n_m))
         expected = np.empty((n, n_m))
@@ -113,26 +125,34 @@ class DetectionModel:
         """How many autoencoder -> Isolation Forest pairs score each vector (1 + peers)."""
         return 1 + len(self.peers)
 
-    def score(self, features: np.ndarray) -> ScoreBatch:
-        """Score feature vectors (n, d) or one vector (d,): this pair's batch, averaged with its peers'."""
-        own = self.score_pair(features)
+    def score(self, features: np.ndarray, offset: np.ndarray | None = None) -> ScoreBatch:
+        """Score feature vectors (n, d) or one vector (d,): this pair's batch, averaged with its peers'.
+        ``offset``: the entity's drift offset ((d,) or (n, d); :mod:`detector.drift`), applied to every
+        pair; the batch then carries the first pair's residual before it."""
+        residual = None
+        if offset is not None:
+            residual = np.empty((np.atleast_2d(features).shape[0], self.feature_mean.shape[0]))
+        own = self.score_pair(features, offset, residual)
+        own.residual = residual
         if not self.peers:
             return own
         score, iforest, recon = own.score, own.iforest, own.recon  # fresh arrays: summed into in place
         metric_error, expected = own.metric_error, own.expected_last
         for peer in self.peers:  # running sums, not np.mean over lists: this is the per-event path
-            b = peer.score_pair(features)
+            b = peer.score_pair(features, offset)
             score += b.score
             iforest += b.iforest
             recon += b.recon
             metric_error += b.metric_error
             expected += b.expected_last
         k = 1.0 / self.members
-        return ScoreBatch(score * k, iforest * k, recon * k, metric_error * k, expected * k)
+        return ScoreBatch(score * k, iforest * k, recon * k, metric_error * k, expected * k, residual)
 
-    def score_pair(self, features: np.ndarray) -> ScoreBatch:
-        """This pair's scores alone, without its peers."""
-        z, log_err, metric_error, expected = self.reconstruct(features)
+    def score_pair(
+        self, features: np.ndarray, offset: np.ndarray | None = None, residual: np.ndarray | None = None
+    ) -> ScoreBatch:
+        """This pair's scores alone, without its peers (``offset``, ``residual``: see :meth:`reconstruct`)."""
+        z, log_err, metric_error, expected = self.reconstruct(features, offset, residual)
         iso = self.forest.anomaly_score(np.column_stack([z, log_err]))
         s_if = self.cal_iforest(iso)
         s_re = self.cal_recon(log_err)

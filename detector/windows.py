@@ -16,15 +16,17 @@ from detector.events import MetricEvent
 from detector.stuck import track
 
 # n_metrics, length, last_ts, pending_ts, count, pos, flags, quiet, break_quiet, calm,
-# season_length, season_pos, season_count, season_anchor_ms, frozen
-# (S1-S3 end at quiet, S4 at break_quiet, S5 at calm, S6 at season_count, S7 at season_anchor_ms)
-_HEADER = struct.Struct("<HHqqIIBBBBIIIqB")
+# season_length, season_pos, season_count, season_anchor_ms, frozen, drift_length, drift_model, drift_ms
+# (S1-S3 end at quiet, S4 at break_quiet, S5 at calm, S6 at season_count, S7 at season_anchor_ms,
+# S8 at frozen)
+_HEADER = struct.Struct("<HHqqIIBBBBIIIqBIIq")
+_HEADER_S8 = struct.Struct("<HHqqIIBBBBIIIqB")
 _HEADER_S7 = struct.Struct("<HHqqIIBBBBIIIq")
 _HEADER_S6 = struct.Struct("<HHqqIIBBBBIII")
 _HEADER_S5 = struct.Struct("<HHqqIIBBBB")
 _HEADER_S4 = struct.Struct("<HHqqIIBBB")
 _HEADER_S1_TO_S3 = struct.Struct("<HHqqIIBB")
-_VERSION_MAGIC = b"S8"
+_VERSION_MAGIC = b"S9"
 _FORMATS = {
     b"S1": (_HEADER_S1_TO_S3, 5),
     b"S2": (_HEADER_S1_TO_S3, 6),
@@ -33,12 +35,14 @@ _FORMATS = {
     b"S5": (_HEADER_S5, 8),
     b"S6": (_HEADER_S6, 8),
     b"S7": (_HEADER_S7, 8),
+    b"S8": (_HEADER_S8, 10),
     _VERSION_MAGIC: (_HEADER, 10),
 }
 """Header and number of per-metric arrays after the ring, by format: S1 (before contributor smoothing),
 S2 (before the streamed value range), S3 (before the range-break counter), S4 (before the calm-row
-counter), S5 (before the seasonal history), S6 (before the seasonal grid's anchor) and S7 (before the
-runs of unchanged values) still load, so a job restored from an older savepoint keeps its windows."""
+counter), S5 (before the seasonal history), S6 (before the seasonal grid's anchor), S7 (before the
+runs of unchanged values) and S8 (before the drift offset) still load, so a job restored from an older
+savepoint keeps its windows."""
 
 
 @dataclass
@@ -72,6 +76,10 @@ class EntityState:
     season_pos: int = 0  # next write index in ``season``
     season_count: int = 0  # valid rows in ``season`` (saturates at its length)
     season_anchor_ms: int = -1  # a time on this entity's own step grid (its first row's; -1: none yet)
+    drift: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (n_features,) EW mean of the model's
+    # standardised reconstruction residual (:mod:`detector.drift`); empty when the model has none
+    drift_model: int = 0  # fingerprint of the model ``drift`` was learned under (0: none)
+    drift_ms: int = -1  # event time of the row ``drift`` last learned from (-1: none yet)
 
     @classmethod
     def new(cls, n_metrics: int, length: int, season_length: int = 0) -> EntityState:
@@ -139,6 +147,9 @@ class EntityState:
             self.season_count,
             self.season_anchor_ms,
             1 if self.frozen else 0,
+            len(self.drift),
+            self.drift_model & 0xFFFFFFFF,
+            self.drift_ms,
         )
         arrays = np.concatenate(
             [
@@ -154,6 +165,7 @@ class EntityState:
                 self.run,
                 self.run_longest,
                 self.season.ravel(),
+                self.drift,
             ]
         ).astype(np.float32)
         return _VERSION_MAGIC + header + arrays.tobytes()
@@ -172,8 +184,9 @@ class EntityState:
         season_length, season_pos, season_count = fields[10:13] if len(fields) > 10 else (0, 0, 0)
         season_anchor_ms = fields[13] if len(fields) > 13 else -1  # S6: anchored again at the next row
         frozen = fields[14] if len(fields) > 14 else 0  # before S8: the runs start again, not frozen
+        drift_length, drift_model, drift_ms = fields[15:18] if len(fields) > 15 else (0, 0, -1)  # S8: none
         n = length * m
-        expected = 2 + header.size + 4 * (n + n_arrays * m + season_length * m)
+        expected = 2 + header.size + 4 * (n + n_arrays * m + season_length * m + drift_length)
         if season_pos >= max(season_length, 1) or season_count > season_length:
             raise ValueError(
                 f"entity state with seasonal position {season_pos} and count {season_count} in a history of "
@@ -181,8 +194,8 @@ class EntityState:
             )
         if len(data) != expected:
             raise ValueError(
-                f"entity state of {len(data)} bytes; format {magic.decode()} with {m} metrics, "
-                f"{length} rows and {season_length} seasonal rows takes {expected}"
+                f"entity state of {len(data)} bytes; format {magic.decode()} with {m} metrics, {length} "
+                f"rows, {season_length} seasonal rows and {drift_length} drift offsets takes {expected}"
             )
         arr = np.frombuffer(data, dtype=np.float32, offset=2 + header.size).astype(np.float64)
         parts = [arr[n + i * m : n + (i + 1) * m].copy() for i in range(n_arrays)]
@@ -197,8 +210,12 @@ class EntityState:
             parts.append(np.where(np.isnan(parts[0]), 0.0, 1.0))
             parts.append(np.zeros(m))
         end = n + n_arrays * m
+        drift_start = end + season_length * m
         return cls(
-            season=arr[end : end + season_length * m].reshape(season_length, m).copy(),
+            season=arr[end:drift_start].reshape(season_length, m).copy(),
+            drift=arr[drift_start : drift_start + drift_length].copy(),
+            drift_model=drift_model,
+            drift_ms=drift_ms,
             season_pos=season_pos,
             season_count=season_count,
             season_anchor_ms=season_anchor_ms,

@@ -161,6 +161,8 @@ class SentinelDetector:
         range_excess = np.zeros(n)  # a range break's excess in tolerances (0 elsewhere)
         stuck = np.zeros(n, dtype=np.int8)  # 1: the entity became stuck on this row
         seasonal = np.full(n, np.nan)  # the seasonal stage's score, where the model has one
+        model = self.detector.model
+        offsets = np.zeros((n, d)) if self.detector.drift else None  # the drift offset of each row
         blob = self.state.to_bytes()
         for i, ev in enumerate(events(self.key, self.metrics, rows, times_ms)):
             # as the job does per event: state from its stored bytes (float32 arrays), step, store again
@@ -183,16 +185,19 @@ class SentinelDetector:
             for _, f in out.features:
                 feats[i] = f
                 contrib[i] = state.contrib  # the ranking behind an anomaly's ``contributors``
+            if offsets is not None:
+                for off in out.drift_offsets:  # one row per event (wide events): the row's offset
+                    offsets[i] = off
         self.state = EntityState.from_bytes(blob)
         ok = np.isfinite(feats).all(axis=1)
-        model = self.detector.model
         score = np.full(n, np.nan)
         model_score = np.full(n, np.nan)  # the model's score (pairs, seasonal stage), before range breaks
         recon = np.full(n, np.nan)
         latent = np.full(n, np.nan)
         forest = np.full(n, np.nan)
         if ok.any():
-            batch = model.score(feats[ok])  # the same function step() called, batched
+            # the same function step() called, batched, with the drift offsets it used
+            batch = model.score(feats[ok], None if offsets is None else offsets[ok])
             model_score[ok] = np.fmax(batch.score, seasonal[ok])
             score[ok] = np.fmax(model_score[ok], at_once_score[ok])
             recon[ok] = batch.recon

@@ -92,7 +92,8 @@ def test_static_baseline_misses_the_subtle_multi_metric_incident(cfg):
 def test_featurize_matches_the_stream_step(fitted, cfg):
     _, events = simulated_incidents(cfg, hosts=3, steps=60, count=0)
     x, keys, times = featurize(events, cfg)
-    _, scores = run(EntityDetector(cfg, fitted.model), events)
+    no_drift = dataclasses.replace(cfg, window=dataclasses.replace(cfg.window, drift_halflife_h=0.0))
+    _, scores = run(EntityDetector(no_drift, fitted.model), events)
     scored = [s for s in scores if s["status"] != "warming_up"]
     assert len(scored) == len(x)
     by_key_time = {(s["key"], s["event_time_ms"]): s["score"] for s in scored}
@@ -103,7 +104,8 @@ def test_featurize_matches_the_stream_step(fitted, cfg):
 
 class StandInModel:
     """The fields ``EntityDetector`` reads from a model, for stand-ins that only define ``score``: two
-    metrics ``a`` and ``b``, threshold 1.5, no range, runs or seasonal stage."""
+    metrics ``a`` and ``b``, threshold 1.5, no range, runs or seasonal stage; its batches carry no residual,
+    so its entities learn no drift offset."""
 
     metrics: tuple[str, ...] = ("a", "b")
     threshold = 1.5
@@ -112,6 +114,7 @@ class StandInModel:
     value_runs: np.ndarray | None = None
     seasonal = None
     feature_mean = np.zeros(2 * N_PER_METRIC)
+    feature_scale = np.ones(2 * N_PER_METRIC)
 
 
 def records_after(det: EntityDetector, normal: list, rows: list) -> list:
@@ -132,11 +135,12 @@ class LastValueModel(StandInModel):
     metrics = ("a",)
     version = "fixed"
     feature_mean = np.zeros(N_PER_METRIC)
+    feature_scale = np.ones(N_PER_METRIC)
 
     def __init__(self, threshold: float):
         self.threshold = threshold
 
-    def score(self, feats):
+    def score(self, feats, offset=None):
         from detector.model import ScoreBatch
 
         v = np.array([feats[0]])
@@ -191,7 +195,7 @@ def test_contributors_rank_metrics_by_their_smoothed_error():
 
         version = "fixed"
 
-        def score(self, feats):
+        def score(self, feats, offset=None):
             err = np.array([[feats[0], feats[14]]])
             s = np.array([max(feats[0], feats[14])])
             return ScoreBatch(s, s, s, err, np.zeros((1, 2)))
@@ -240,7 +244,7 @@ def test_an_unusual_row_with_a_value_beyond_every_value_seen_alerts_at_once():
     class OutsideUnitRange(StandInModel):
         """A stand-in model: 1.2 (unusual, below the threshold) when a is outside [0, 1], else 0."""
 
-        def score(self, feats):
+        def score(self, feats, offset=None):
             s = np.array([1.2 if not 0.0 <= feats[0] <= 1.0 else 0.0])
             return ScoreBatch(s, s, s, np.ones((1, 2)), np.zeros((1, 2)))
 
@@ -285,7 +289,7 @@ def test_a_range_break_during_an_ongoing_episode_opens_an_episode_of_its_own():
 
         value_range = np.array([[0.0, 4.0], [1.0, 6.0]])
 
-        def score(self, feats):
+        def score(self, feats, offset=None):
             s = np.array([2.0 if feats[N_PER_METRIC] > 5.5 else 0.0])
             return ScoreBatch(s, s, s, np.ones((1, 2)), np.zeros((1, 2)))
 
@@ -336,7 +340,7 @@ def test_a_state_saved_under_another_stream_shape_starts_over_instead_of_failing
     fresh, reason = det.restore_state(other_metrics)
     assert reason is not None and "saved with 6 metrics" in reason and fresh.ring.shape == (30, 5)
 
-    for corrupt in (b"", b"S7" + saved[2:10], b"S9" + saved[2:]):
+    for corrupt in (b"", b"S7" + saved[2:10], b"S0" + saved[2:]):
         fresh, reason = det.restore_state(corrupt)
         assert reason is not None and reason.startswith("undecodable") and fresh.count == 0
     # the step goes on from the new state: the entity is warming up again
@@ -357,7 +361,7 @@ def test_a_metric_unchanged_for_longer_than_ever_seen_alerts_once_per_run():
 
         value_runs = np.array([15.0, np.nan])  # a repeated a value 15 rows at most; b never changed
 
-        def score(self, feats):
+        def score(self, feats, offset=None):
             s = np.zeros(1)
             return ScoreBatch(s, s, s, np.ones((1, 2)), np.zeros((1, 2)))
 
@@ -398,7 +402,7 @@ def test_a_stuck_spell_alerts_once_across_warm_up_and_model_reloads():
     from detector.model import ScoreBatch
 
     class Calm(StandInModel):
-        def score(self, feats):
+        def score(self, feats, offset=None):
             s = np.zeros(1)
             return ScoreBatch(s, s, s, np.ones((1, 2)), np.zeros((1, 2)))
 
@@ -433,3 +437,61 @@ def test_a_stuck_spell_alerts_once_across_warm_up_and_model_reloads():
     model.value_runs = np.array([15.0, np.nan])
     st, recs = stream(det, st, [(9.0, 3.0)] * 20, 2000)
     assert anomalies(recs) == [0]
+
+
+def test_drift_offset_absorbs_a_lasting_level_and_restarts_under_another_model(fitted, cfg):
+    """A metric that settles at a new level: its scores fall as the week-scale offset learns it (and are
+    exactly the model's scores with the offsets the stream used); a reloaded model starts from zero."""
+    week_h = 60 / 3600  # a minute of the fleet's 1-second rows: a few hundred rows show it
+    dcfg = dataclasses.replace(cfg, window=dataclasses.replace(cfg.window, drift_halflife_h=week_h))
+    det = EntityDetector(dcfg, fitted.model)
+    assert det.drift and det.drift_fingerprint != 0
+    off = EntityDetector(
+        dataclasses.replace(dcfg, window=dataclasses.replace(dcfg.window, drift_halflife_h=0.0)), fitted.model
+    )
+    assert not off.drift
+    events = list(simulated_events(FleetSpec(hosts=1, seed=5), 900, T0, cfg))
+    metric = cfg.stream.metrics[0]
+    shifted = [  # from row 300 on, the first metric 25 units higher
+        MetricEvent(e.key, e.timestamp_ms, dict(e.values, **{metric: e.values[metric] + 25.0}))
+        if e.timestamp_ms >= T0 + 300_000
+        else e
+        for e in events
+    ]
+    state, plain = det.new_state(), off.new_state()
+    scores, plain_scores, feats, offsets, at_once = [], [], [], [], []
+    for e in shifted:
+        out = det.step(state, e, e.timestamp_ms)
+        state = EntityState.from_bytes(state.to_bytes())  # as the job stores it between events
+        plain_out = off.step(plain, e, e.timestamp_ms)
+        for rec, (_, f), o in zip(
+            [r for r in out.scores if "score" in r], out.features, out.drift_offsets, strict=True
+        ):
+            scores.append(rec["score"])
+            at_once.append("beyond_range" in rec or "stuck" in rec)
+            feats.append(f)
+            offsets.append(o)
+        plain_scores += [r["score"] for r in plain_out.scores if "score" in r]
+        assert not plain_out.drift_offsets and plain.drift.shape == (0,)
+    scores_a, plain_a = np.array(scores), np.array(plain_scores)
+    assert (
+        state.drift.shape == (fitted.model.feature_mean.shape[0],)
+        and state.drift_model == det.drift_fingerprint
+    )
+    n = len(scores_a)
+    first = 300 - cfg.window.warmup  # the first shifted row among the scored ones
+    early, late = slice(first, first + 30), slice(n - 100, n)  # just after the shift, and ten half-lives on
+    assert plain_a[early].mean() > 1.5 and plain_a[late].mean() > 1.5  # without the offset it stays off
+    assert scores_a[early].mean() > 1.5  # the shift is news at first ...
+    assert scores_a[late].mean() < 0.5 * plain_a[late].mean()  # ... and the new normal a while later
+    batch = fitted.model.score(np.array(feats), np.array(offsets))
+    model_rows = ~np.array(at_once)  # a range break's record score is its excess, not the model's
+    assert model_rows.sum() > n - 5
+    np.testing.assert_allclose(batch.score[model_rows], scores_a[model_rows], atol=1e-5)
+    # another model (another scaler): the offset is void and starts again from zero
+    other = dataclasses.replace(fitted.model, feature_mean=fitted.model.feature_mean + 1e-3)
+    det2 = EntityDetector(dcfg, other)
+    assert det2.drift_fingerprint != det.drift_fingerprint
+    last = shifted[-1]
+    det2.step(state, MetricEvent(last.key, last.timestamp_ms + 1000, last.values), last.timestamp_ms + 1000)
+    assert state.drift_model == det2.drift_fingerprint

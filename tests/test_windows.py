@@ -102,6 +102,13 @@ def test_windows_never_produce_nan_features(steps):
 # header bytes after ``quiet`` each older format kept: S4 break_quiet, S5 calm, S7 the seasonal fields
 _AFTER_QUIET = {b"S1": 0, b"S2": 0, b"S3": 0, b"S4": 1, b"S5": 2, b"S7": 2 + struct.calcsize("<IIIq")}
 _S8_HEADER = struct.calcsize("<HHqqIIBBBBIIIqB")
+_S9_HEADER = struct.calcsize("<HHqqIIBBBBIIIqBIIq")
+
+
+def s8_of(current: bytes) -> bytes:
+    """A current (S9) state without a drift offset as S8 wrote it: no drift fields in the header."""
+    assert current[:2] == b"S9"
+    return b"S8" + current[2 : 2 + _S8_HEADER] + current[2 + _S9_HEADER :]
 
 
 def without_runs(body: bytes, n_metrics: int, season_rows: int) -> bytes:
@@ -112,10 +119,10 @@ def without_runs(body: bytes, n_metrics: int, season_rows: int) -> bytes:
 
 
 def as_format(magic: bytes, current: bytes, dropped_arrays: int) -> bytes:
-    """A current (S8) state without seasonal history in an older format: its header without the fields
-    that format lacks (S1-S3: break_quiet and calm; S4: calm; S1-S5: the seasonal fields), and without
-    the run arrays and the last ``dropped_arrays`` per-metric arrays before them (2 metrics here)."""
-    assert current[:2] == b"S8"
+    """A current (S9) state without seasonal history or drift offset in an older format: its header without
+    the fields that format lacks (S1-S3: break_quiet and calm; S4: calm; S1-S5: the seasonal fields), and
+    without the run arrays and the last ``dropped_arrays`` per-metric arrays before them (2 metrics here)."""
+    current = s8_of(current)
     to_quiet = 2 + struct.calcsize("<HHqqIIBB")
     body = without_runs(current[2 + _S8_HEADER :], 2, 0)
     kept = current[2 : to_quiet + _AFTER_QUIET[magic]]
@@ -133,9 +140,10 @@ def test_state_saved_before_contributor_smoothing_still_loads():
     np.testing.assert_allclose(back.window(), s.window(), rtol=1e-6)
     assert back.contrib.tolist() == [0.0, 0.0] and back.count == s.count
     with pytest.raises(ValueError, match="unknown entity state format"):
-        EntityState.from_bytes(b"S9" + new[2:])
+        EntityState.from_bytes(b"S0" + new[2:])
     with pytest.raises(
-        ValueError, match=r"entity state of \d+ bytes; format S8 with 2 metrics, 5 rows and 0 seasonal rows"
+        ValueError,
+        match=r"entity state of \d+ bytes; format S9 with 2 metrics, 5 rows, 0 seasonal rows and 0 drift",
     ):
         EntityState.from_bytes(new[:-4])  # truncated
 
@@ -177,7 +185,7 @@ def test_state_keeps_the_calm_counter_and_loads_s4_with_every_quiet_row_as_calm(
         observe(s, ev(1000 * (t + 1), a=float(t), b=1.0), M, 0.3, 0.02)
     s.quiet, s.break_quiet, s.calm = 40, 9, 12
     new = s.to_bytes()
-    assert new[:2] == b"S8"
+    assert new[:2] == b"S9"
     back = EntityState.from_bytes(new)
     assert (back.quiet, back.break_quiet, back.calm) == (40, 9, 12)
     old = EntityState.from_bytes(as_format(b"S4", new, dropped_arrays=0))  # S4: no calm counter
@@ -190,7 +198,7 @@ def test_state_keeps_its_seasonal_history_and_loads_s5_without_one():
     for t in range(6):
         observe(s, ev(1000 * (t + 1), a=float(t), b=10.0 + t), M, 0.3, 0.02)
     assert (s.season_count, s.season_pos) == (4, 2)  # six rows through a ring of four
-    assert s.to_bytes()[:2] == b"S8"
+    assert s.to_bytes()[:2] == b"S9"
     back = EntityState.from_bytes(s.to_bytes())
     assert (back.season_length, back.season_pos, back.season_count) == (4, 2, 4)
     np.testing.assert_array_equal(back.season, s.season)
@@ -221,7 +229,7 @@ def test_state_keeps_its_seasonal_history_and_loads_s5_without_one():
     back = EntityState.from_bytes(half.to_bytes())
     assert back.season_anchor_ms == half.season_anchor_ms > 0
     # an S6 state (before the anchor) loads, and anchors again at its next row
-    data = half.to_bytes()
+    data = s8_of(half.to_bytes())
     s6 = EntityState.from_bytes(  # header without the anchor and the frozen flag, arrays without the runs
         b"S6" + data[2 : 2 + _S8_HEADER - 9] + without_runs(data[2 + _S8_HEADER :], 2, 64)
     )
@@ -233,7 +241,7 @@ def test_state_keeps_its_seasonal_history_and_loads_s5_without_one():
     for t in range(3):
         observe(plain, ev(1000 * (t + 1), a=float(t), b=1.0), M, 0.3, 0.02)
     plain.calm = 7
-    assert plain.to_bytes()[:2] == b"S8"
+    assert plain.to_bytes()[:2] == b"S9"
     old = EntityState.from_bytes(plain.to_bytes())
     assert old.season_length == 0 and old.season_count == 0 and old.calm == 7
     np.testing.assert_allclose(old.window(), plain.window(), rtol=1e-6)
@@ -282,3 +290,24 @@ def test_state_counts_runs_of_unchanged_values_across_a_round_trip_and_loads_s7_
         0.0,
         0.0,
     ]
+
+
+def test_state_keeps_its_drift_offset_and_loads_s8_without_one():
+    s = EntityState.new(2, 5)
+    for t in range(7):
+        observe(s, ev(1000 * (t + 1), a=float(t), b=1.0), M, 0.3, 0.02)
+    plain = s.to_bytes()
+    s.drift, s.drift_model, s.drift_ms = np.array([0.5, -1.25, 3.0]), 0xDEADBEEF, 7000
+    data = s.to_bytes()
+    assert len(data) == len(plain) + 3 * 4
+    back = EntityState.from_bytes(data)
+    assert back.drift.tolist() == [0.5, -1.25, 3.0] and (back.drift_model, back.drift_ms) == (
+        0xDEADBEEF,
+        7000,
+    )
+    np.testing.assert_allclose(back.window(), s.window(), rtol=1e-6)
+    old = EntityState.from_bytes(s8_of(plain))  # S8: no offset yet
+    assert old.drift.shape == (0,) and (old.drift_model, old.drift_ms) == (0, -1)
+    np.testing.assert_allclose(old.window(), s.window(), rtol=1e-6)
+    with pytest.raises(ValueError, match="3 drift offsets"):
+        EntityState.from_bytes(data[:-4])
