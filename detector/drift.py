@@ -68,7 +68,7 @@ def learn(state: EntityState, residual: np.ndarray, timestamp_ms: int, halflife_
         state.drift_ms = timestamp_ms
         return  # no elapsed time to weigh yet: the first row only starts the clock
     dt = timestamp_ms - state.drift_ms
-    if dt <= 0:
+    if dt <= 0 or not np.isfinite(residual).all():  # a non-finite residual would void the offset for good
         return
     a = 1.0 - math.exp(-math.log(2.0) * dt / (halflife_h * _MS_PER_HOUR))
     state.drift += a * (residual - state.drift)
