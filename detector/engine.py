@@ -51,7 +51,7 @@ class StepOutput:
     scores: list[dict[str, Any]] = field(default_factory=list)
     anomalies: list[dict[str, Any]] = field(default_factory=list)
     drift_offsets: list[np.ndarray] = field(default_factory=list)  # per feature vector, the drift offset
-    # it was scored with (none when the model keeps none), so a batch rescoring can reproduce its scores
+    # it was scored with, when ``EntityDetector.record_offsets`` (a batch rescoring reproduces its scores)
 
 
 class EntityDetector:
@@ -74,6 +74,9 @@ class EntityDetector:
         self.metrics = list(config.stream.metrics)
         self.drift = drift.applies(model, config.window.drift_halflife_h)
         self.drift_fingerprint = drift.fingerprint(model) if self.drift else 0
+        self.record_offsets = False
+        """True: each step's ``StepOutput.drift_offsets`` holds the offsets it scored with (the evaluation
+        harness rescores in batch with them; the job does not need the copies)."""
 
     @property
     def season_length(self) -> int:
@@ -132,10 +135,9 @@ class EntityDetector:
         out.features.append((row.timestamp_ms, feats))
         if self.drift:
             offset = drift.offset_for(state, self.model, self.drift_fingerprint)
-            out.drift_offsets.append(offset.copy())  # learn() below moves the state's in place
+            if self.record_offsets:
+                out.drift_offsets.append(offset.copy())  # learn() below moves the state's in place
             batch = self.model.score(feats, offset)
-            if batch.residual is not None:  # (a stand-in model without one learns nothing)
-                drift.learn(state, batch.residual[0], row.timestamp_ms, self.cfg.window.drift_halflife_h)
         else:
             drift.clear(state)
             batch = self.model.score(feats)
@@ -160,6 +162,9 @@ class EntityDetector:
         score = float(range_break_score(model_score, threshold, worst)) if range_break else model_score
         if range_break:
             driven_by = "range_break"
+        if self.drift and batch.residual is not None and not range_break:  # a new extreme is news, not
+            # yet normal (a stand-in model without a residual learns nothing)
+            drift.learn(state, batch.residual[0], row.timestamp_ms, self.cfg.window.drift_halflife_h)
         # stuck: the row every varying metric is unchanged for longer than any run seen; alerts at once
         runs = self.model.value_runs
         frozen_now = frozen(state.run, state.run_longest, runs, self.cfg.alert.stuck_rows)

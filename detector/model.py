@@ -127,8 +127,9 @@ class DetectionModel:
 
     def score(self, features: np.ndarray, offset: np.ndarray | None = None) -> ScoreBatch:
         """Score feature vectors (n, d) or one vector (d,): this pair's batch, averaged with its peers'.
-        ``offset``: the entity's drift offset ((d,) or (n, d); :mod:`detector.drift`), applied to every
-        pair; the batch then carries the first pair's residual before it."""
+        ``offset``: the entity's drift offset ((d,) or (n, d); :mod:`detector.drift`), in this pair's
+        standardised units and rescaled to each peer's; the batch then carries this pair's residual before
+        it."""
         residual = None
         if offset is not None:
             residual = np.empty((np.atleast_2d(features).shape[0], self.feature_mean.shape[0]))
@@ -139,7 +140,10 @@ class DetectionModel:
         score, iforest, recon = own.score, own.iforest, own.recon  # fresh arrays: summed into in place
         metric_error, expected = own.metric_error, own.expected_last
         for peer in self.peers:  # running sums, not np.mean over lists: this is the per-event path
-            b = peer.score_pair(features, offset)
+            # the offset is in the first pair's standardised units: each peer has its own scaler
+            b = peer.score_pair(
+                features, None if offset is None else offset * (self.feature_scale / peer.feature_scale)
+            )
             score += b.score
             iforest += b.iforest
             recon += b.recon

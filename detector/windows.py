@@ -47,7 +47,8 @@ savepoint keeps its windows."""
 
 @dataclass
 class EntityState:
-    """Rolling history of one entity. Arrays are float64 in memory, float32 on the wire."""
+    """Rolling history of one entity. Arrays are float64 in memory, float32 on the wire (the drift offset
+    float64)."""
 
     ring: np.ndarray  # (length, n_metrics), chronological order starting at ``pos``
     last: np.ndarray  # (n_metrics,) last known value per metric (NaN until seen)
@@ -165,10 +166,10 @@ class EntityState:
                 self.run,
                 self.run_longest,
                 self.season.ravel(),
-                self.drift,
             ]
         ).astype(np.float32)
-        return _VERSION_MAGIC + header + arrays.tobytes()
+        # the drift offset moves by ~1e-6 of itself per row at second-scale rows: float32 would stall it
+        return _VERSION_MAGIC + header + arrays.tobytes() + self.drift.astype(np.float64).tobytes()
 
     @classmethod
     def from_bytes(cls, data: bytes) -> EntityState:
@@ -186,7 +187,8 @@ class EntityState:
         frozen = fields[14] if len(fields) > 14 else 0  # before S8: the runs start again, not frozen
         drift_length, drift_model, drift_ms = fields[15:18] if len(fields) > 15 else (0, 0, -1)  # S8: none
         n = length * m
-        expected = 2 + header.size + 4 * (n + n_arrays * m + season_length * m + drift_length)
+        floats32 = n + n_arrays * m + season_length * m
+        expected = 2 + header.size + 4 * floats32 + 8 * drift_length  # the drift offset is float64
         if season_pos >= max(season_length, 1) or season_count > season_length:
             raise ValueError(
                 f"entity state with seasonal position {season_pos} and count {season_count} in a history of "
@@ -197,7 +199,8 @@ class EntityState:
                 f"entity state of {len(data)} bytes; format {magic.decode()} with {m} metrics, {length} "
                 f"rows, {season_length} seasonal rows and {drift_length} drift offsets takes {expected}"
             )
-        arr = np.frombuffer(data, dtype=np.float32, offset=2 + header.size).astype(np.float64)
+        arr = np.frombuffer(data, dtype=np.float32, offset=2 + header.size, count=floats32).astype(np.float64)
+        drift = np.frombuffer(data, dtype=np.float64, offset=2 + header.size + 4 * floats32).copy()
         parts = [arr[n + i * m : n + (i + 1) * m].copy() for i in range(n_arrays)]
         if n_arrays < 6:
             parts.append(np.zeros(m))
@@ -210,10 +213,9 @@ class EntityState:
             parts.append(np.where(np.isnan(parts[0]), 0.0, 1.0))
             parts.append(np.zeros(m))
         end = n + n_arrays * m
-        drift_start = end + season_length * m
         return cls(
-            season=arr[end:drift_start].reshape(season_length, m).copy(),
-            drift=arr[drift_start : drift_start + drift_length].copy(),
+            season=arr[end : end + season_length * m].reshape(season_length, m).copy(),
+            drift=drift,
             drift_model=drift_model,
             drift_ms=drift_ms,
             season_pos=season_pos,

@@ -135,6 +135,7 @@ class SentinelDetector:
         self.fitted = fit(x, self.cfg, self.params, progress=False, warm_start=self.fitted, times_ms=t)
         model = self.fitted.model
         self.detector = EntityDetector(self.cfg, model)
+        self.detector.record_offsets = True  # score() rescores in batch with the offsets the stream used
         if self.state is None:
             self.state = self.detector.new_state()
         z = model.reconstruct(x)[0]  # the first pair's latents

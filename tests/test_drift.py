@@ -12,7 +12,10 @@ HOUR_MS = 3_600_000
 
 
 def model(mean: float = 0.0, metrics: tuple[str, ...] = ("a", "b"), d: int = 4) -> SimpleNamespace:
-    return SimpleNamespace(metrics=metrics, feature_mean=np.full(d, mean), feature_scale=np.ones(d))
+    stack = SimpleNamespace(weights=[np.eye(d)], biases=[np.zeros(d)])
+    return SimpleNamespace(
+        metrics=metrics, feature_mean=np.full(d, mean), feature_scale=np.ones(d), encoder=stack, decoder=stack
+    )
 
 
 def test_it_applies_to_multi_metric_models_when_on():
@@ -28,21 +31,33 @@ def test_the_offset_moves_half_way_in_one_half_life_of_event_time():
     off = drift.offset_for(st, m, fp)  # type: ignore[arg-type]
     assert off.tolist() == [0.0] * 4 and st.drift_model == fp != 0
     ones = np.ones(4)
-    drift.learn(st, ones, 0, 2.0)  # the first row only starts the clock
+    half_h = 0.5
+    drift.learn(st, ones, 0, half_h)  # the first row only starts the clock
     assert st.drift.tolist() == [0.0] * 4 and st.drift_ms == 0
-    drift.learn(st, ones, 2 * HOUR_MS, 2.0)  # one half-life later
+    drift.learn(st, ones, HOUR_MS // 2, half_h)  # one half-life later
     np.testing.assert_allclose(st.drift, 0.5)
-    drift.learn(st, ones, 2 * HOUR_MS, 2.0)  # no time elapsed: nothing learned
-    drift.learn(st, np.array([np.nan, 1.0, 1.0, 1.0]), 3 * HOUR_MS, 2.0)  # a non-finite residual: ignored
+    drift.learn(st, ones, HOUR_MS // 2, half_h)  # no time elapsed: nothing learned
+    drift.learn(st, np.array([np.nan, 1.0, 1.0, 1.0]), HOUR_MS, half_h)  # a non-finite residual: ignored
     np.testing.assert_allclose(st.drift, 0.5)
-    # many small steps add up to the same decay as one large one
+    # many small steps add up to the same decay as one large one: 100 steps over 2 hours, 4 half-lives
     for k in range(1, 101):
-        drift.learn(st, ones, 2 * HOUR_MS + k * 72_000, 2.0)  # 100 steps over 2 hours
-    np.testing.assert_allclose(st.drift, 0.75, rtol=1e-9)
-    assert math.isclose(st.drift_ms, 4 * HOUR_MS)
+        drift.learn(st, ones, HOUR_MS // 2 + k * 72_000, half_h)
+    np.testing.assert_allclose(st.drift, 1.0 - 0.5 * 2.0**-4, rtol=1e-9)
+    assert math.isclose(st.drift_ms, HOUR_MS // 2 + 2 * HOUR_MS)
     back = EntityState.from_bytes(st.to_bytes())
-    np.testing.assert_allclose(back.drift, 0.75, rtol=1e-6)
+    np.testing.assert_array_equal(back.drift, st.drift)  # float64 on the wire
     assert back.drift_model == fp
+
+
+def test_a_glitch_or_the_first_row_after_an_outage_cannot_replace_the_offset():
+    st = EntityState.new(2, 5)
+    st.drift, st.drift_model, st.drift_ms = np.zeros(4), 1, 0
+    week_h = 168.0
+    per_hour = 1.0 - 2.0 ** (-1.0 / week_h)
+    drift.learn(st, np.full(4, 1e4), 30 * 24 * HOUR_MS, week_h)  # after 30 days, a residual of 10^4
+    # at most an hour's weight, and the residual clipped at RESIDUAL_CLIP
+    np.testing.assert_allclose(st.drift, per_hour * drift.RESIDUAL_CLIP, rtol=1e-9)
+    assert drift.MAX_STEP_MS == HOUR_MS
 
 
 def test_an_offset_learned_under_another_model_or_shape_starts_again():

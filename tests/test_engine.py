@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -115,6 +116,7 @@ class StandInModel:
     seasonal = None
     feature_mean = np.zeros(2 * N_PER_METRIC)
     feature_scale = np.ones(2 * N_PER_METRIC)
+    encoder = decoder = SimpleNamespace(weights=[], biases=[])  # what the drift fingerprint reads
 
 
 def records_after(det: EntityDetector, normal: list, rows: list) -> list:
@@ -446,6 +448,7 @@ def test_drift_offset_absorbs_a_lasting_level_and_restarts_under_another_model(f
     dcfg = dataclasses.replace(cfg, window=dataclasses.replace(cfg.window, drift_halflife_h=week_h))
     det = EntityDetector(dcfg, fitted.model)
     assert det.drift and det.drift_fingerprint != 0
+    det.record_offsets = True
     off = EntityDetector(
         dataclasses.replace(dcfg, window=dataclasses.replace(dcfg.window, drift_halflife_h=0.0)), fitted.model
     )

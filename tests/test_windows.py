@@ -299,7 +299,7 @@ def test_state_keeps_its_drift_offset_and_loads_s8_without_one():
     plain = s.to_bytes()
     s.drift, s.drift_model, s.drift_ms = np.array([0.5, -1.25, 3.0]), 0xDEADBEEF, 7000
     data = s.to_bytes()
-    assert len(data) == len(plain) + 3 * 4
+    assert len(data) == len(plain) + 3 * 8  # float64
     back = EntityState.from_bytes(data)
     assert back.drift.tolist() == [0.5, -1.25, 3.0] and (back.drift_model, back.drift_ms) == (
         0xDEADBEEF,
@@ -310,4 +310,6 @@ def test_state_keeps_its_drift_offset_and_loads_s8_without_one():
     assert old.drift.shape == (0,) and (old.drift_model, old.drift_ms) == (0, -1)
     np.testing.assert_allclose(old.window(), s.window(), rtol=1e-6)
     with pytest.raises(ValueError, match="3 drift offsets"):
-        EntityState.from_bytes(data[:-4])
+        EntityState.from_bytes(data[:-8])
+    s.drift = np.array([10.0 + 1e-9])  # float64 on the wire: an increment float32 would round away
+    assert EntityState.from_bytes(s.to_bytes()).drift[0] == 10.0 + 1e-9
