@@ -139,11 +139,9 @@ class DetectionModel:
             return own
         score, iforest, recon = own.score, own.iforest, own.recon  # fresh arrays: summed into in place
         metric_error, expected = own.metric_error, own.expected_last
-        for peer in self.peers:  # running sums, not np.mean over lists: this is the per-event path
-            # the offset is in the first pair's standardised units: each peer has its own scaler
-            b = peer.score_pair(
-                features, None if offset is None else offset * (self.feature_scale / peer.feature_scale)
-            )
+        ratios = self._peer_scale_ratios if offset is not None else None
+        for i, peer in enumerate(self.peers):  # running sums, not np.mean over lists: the per-event path
+            b = peer.score_pair(features, None if ratios is None else offset * ratios[i])
             score += b.score
             iforest += b.iforest
             recon += b.recon
@@ -151,6 +149,12 @@ class DetectionModel:
             expected += b.expected_last
         k = 1.0 / self.members
         return ScoreBatch(score * k, iforest * k, recon * k, metric_error * k, expected * k, residual)
+
+    @functools.cached_property
+    def _peer_scale_ratios(self) -> list[np.ndarray]:
+        """Per peer, this pair's feature scale over the peer's: a drift offset is in this pair's
+        standardised units and each peer has its own scaler (computed once, not per event)."""
+        return [self.feature_scale / peer.feature_scale for peer in self.peers]
 
     def score_pair(
         self, features: np.ndarray, offset: np.ndarray | None = None, residual: np.ndarray | None = None
